@@ -1,0 +1,13 @@
+"""nbgrader reads only this file name (from the current folder and the course root; it ignores --config).
+
+It holds no values of its own: every setting comes from course_config.py, the one file instructors edit.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import course_config as cfg  # noqa: E402
+
+c = get_config()  # noqa: F821  (nbgrader provides get_config when it loads this file)
+c.CourseDirectory.root = str(cfg.COURSE_ROOT)
+c.CourseDirectory.course_id = cfg.COURSE_ID

@@ -1,0 +1,20 @@
+"""Shared fixtures: the real test set and the shipped, verified models, loaded once per session."""
+import pytest
+
+from reference import data
+from reference.checkpoints import load_model
+
+
+@pytest.fixture(scope="session")
+def test_set():
+    return data.load("test")
+
+
+@pytest.fixture(scope="session")
+def vae():
+    return load_model("vae")
+
+
+@pytest.fixture(scope="session")
+def classifier():
+    return load_model("classifier")
