@@ -71,3 +71,37 @@ EX5_EXAMPLE_SEED = 42                       # the lesson seeds its neighbourhood
 # ---------------------------------------------------------------- where generated pictures go
 FIGURE_DIR = COURSE_ROOT / "reference" / "figures"   # committed, shown in the README's model card
 DEMO_OUTPUT_DIR = COURSE_ROOT / "demo_output"        # what `make demo` writes; gitignored
+
+# ---------------------------------------------------------------- the assignment (source/latent_space)
+PREDICT_POINTS = 1            # each PREDICT answer is graded by hand; a small reward for committing to a guess
+EX5_INTERPRETATION_POINTS = 3  # the written interpretation of the experiment, graded by hand
+# Autograded cells: solution cell id -> the variables its hidden test exports for the grader.
+GRADED_ANSWERS = {
+    "ex3_arithmetic": ["boot_direction", "z_result"],
+    "ex4_grid": ["decoded_grid", "z"],          # z (the last code built) only helps name mistakes
+    "ex5_experiment": ["TARGET_CATEGORY", "experiment_latents"],
+}
+# Each autograded cell's points, split over named checks (4 per exercise, as the issue sets them).
+CHECK_POINTS = {
+    "ex3_arithmetic": {"shapes": 1.0, "boot_direction": 1.5, "z_result": 1.5},
+    "ex4_grid": {"shape": 1.0, "pixel_scale": 1.0, "cells": 1.0, "orientation": 1.0},
+    "ex5_experiment": {"contract": 1.0, "diversity": 1.0, "on_target": 2.0},
+}
+TSNE_POINTS_WHEN_GRADING = 500  # grading never runs the full t-SNE; a 500-point map takes about a second
+# openTSNE iterations (early exaggeration, then normal): 100 + 200 already separates the clusters on 10,000
+# points and takes ~12 s after ~5 s of affinities on 2 cores; openTSNE's default 250 + 500 takes ~85 s.
+TSNE_ITERATIONS = (100, 200)
+
+# ---------------------------------------------------------------- grading
+CELL_TIMEOUT_SECONDS = 120     # per cell; the slowest cell (full t-SNE) needs ~25 s on 2 cores, so 4x margin
+# Latents (mu, sums of mu): float32 CPU drift is ~1e-6; TF32 on GPUs and bfloat16 give ~1e-2; the smallest
+# classic mistake (one wrong item of 20) moves a value by > 0.05. Measured by `python -m autograder.calibrate`.
+LATENT_TOLERANCE = dict(atol=2e-2, rtol=2e-2)
+# Decoded pixels in [0, 1]: same reasoning; the nearest mistake (a grid one step off) differs by > 0.1.
+IMAGE_TOLERANCE = dict(atol=3e-2, rtol=0.0)
+PIXEL_SCALE_MAX = 1.0 + 1e-3   # a grid whose pixels exceed this is on the wrong scale (0-255)
+EX5_MIN_CODES = 15             # the lesson asks for at least 15 generated images
+EX5_MIN_TECHNIQUES = 2         # ... made with at least two techniques
+EX5_DUPLICATE_PIXEL_DISTANCE = 0.01  # mean |pixel difference| below which two decoded images count as one
+EX5_MIN_ON_TARGET = 0.6        # share of decoded images the judge must name TARGET_CATEGORY (example: 100 %)
+GRADER_CACHE_DIR = COURSE_ROOT / ".cache"  # reference answers cached by checkpoint sha256; gitignored

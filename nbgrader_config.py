@@ -11,3 +11,11 @@ import course_config as cfg  # noqa: E402
 c = get_config()  # noqa: F821  (nbgrader provides get_config when it loads this file)
 c.CourseDirectory.root = str(cfg.COURSE_ROOT)
 c.CourseDirectory.course_id = cfg.COURSE_ID
+
+from autograder import pipeline  # noqa: E402
+
+# The grading flow, one list each (see autograder/pipeline.py).
+c.Autograde.sanitize_preprocessors = pipeline.SANITIZE
+c.Autograde.autograde_preprocessors = pipeline.AUTOGRADE
+c.Execute.timeout = cfg.CELL_TIMEOUT_SECONDS
+c.GenerateFeedback.preprocessors = pipeline.FEEDBACK

@@ -55,7 +55,8 @@ def error_report(got: np.ndarray, expected: np.ndarray) -> str:
 
 def is_close(got: np.ndarray, expected: np.ndarray, tolerance: dict) -> bool:
     try:
-        torch.testing.assert_close(torch.from_numpy(got), torch.from_numpy(expected), **tolerance)
+        torch.testing.assert_close(torch.from_numpy(np.ascontiguousarray(got)),
+                                   torch.from_numpy(np.ascontiguousarray(expected)), **tolerance)
     except AssertionError:
         return False
     return True

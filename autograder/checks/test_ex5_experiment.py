@@ -1,0 +1,97 @@
+"""Ex5: TARGET_CATEGORY and experiment_latents ({technique: codes of shape (n, 32)}), decoded and judged here."""
+import numpy as np
+
+import course_config as cfg
+from autograder.compare import CheckFailed, as_array
+from autograder.diagnoses import CHECK_DIAGNOSES
+
+CELL = "ex5_experiment"
+
+
+def target_category(student) -> int:
+    answer = student.get("TARGET_CATEGORY")
+    if answer is None or answer.kind == "missing":
+        raise CheckFailed("`TARGET_CATEGORY` is not defined. Set it to the label (0-9) of the category you generate.")
+    value = answer.value if answer.kind == "scalar" else (answer.array.item() if answer.kind == "array"
+                                                         and answer.array.size == 1 else None)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 <= value <= 9:
+        raise CheckFailed(CHECK_DIAGNOSES["ex5_bad_target"].format(got=answer.describe()))
+    return int(value)
+
+
+def techniques(student, strict=True) -> dict:
+    """{technique: (n, 32) array}. strict: CheckFailed naming the first unusable technique; otherwise unusable
+    techniques are left out, so one broken technique costs the contract point, not the whole experiment."""
+    answer = student.get("experiment_latents")
+    if answer is None or answer.kind == "missing":
+        raise CheckFailed("`experiment_latents` is not defined. Make it a dict from technique name to a tensor "
+                          "of latent codes of shape (n, 32).")
+    if answer.kind != "dict":
+        raise CheckFailed(f"`experiment_latents` should be a dict from technique name to codes; it is a "
+                          f"{answer.describe()}.")
+    result = {}
+    for item in answer.items:
+        try:
+            result[item.name] = _codes(item)
+        except CheckFailed:
+            if strict:
+                raise
+    return result
+
+
+def _codes(item) -> np.ndarray:
+    codes = as_array(item, f"experiment_latents[{item.name!r}]")
+    if codes.ndim == 1 and codes.shape[0] == 32:
+        codes = codes[None, :]  # one code given as (32,)
+    if codes.ndim != 2 or codes.shape[1] != 32:
+        raise CheckFailed(CHECK_DIAGNOSES["ex5_wrong_latent_shape"].format(key=item.name, shape=codes.shape))
+    return codes
+
+
+def all_codes(student) -> np.ndarray:
+    """Every usable code; CheckFailed when there is none."""
+    found = techniques(student, strict=False)
+    if not found:
+        techniques(student)  # raises the reason the first technique is unusable
+        raise CheckFailed(CHECK_DIAGNOSES["ex5_too_few_codes"].format(n=0, min=cfg.EX5_MIN_CODES))
+    return np.concatenate(list(found.values()))
+
+
+def test_contract(student, reference):
+    target_category(student)
+    found = techniques(student)
+    n = sum(len(codes) for codes in found.values())
+    if len(found) < cfg.EX5_MIN_TECHNIQUES:
+        raise CheckFailed(CHECK_DIAGNOSES["ex5_too_few_techniques"].format(n=len(found), min=cfg.EX5_MIN_TECHNIQUES))
+    if n < cfg.EX5_MIN_CODES:
+        raise CheckFailed(CHECK_DIAGNOSES["ex5_too_few_codes"].format(n=n, min=cfg.EX5_MIN_CODES))
+
+
+def count_distinct(images: np.ndarray, threshold: float) -> int:
+    """Greedy: an image is new if its mean |pixel difference| to every image kept so far is >= threshold."""
+    kept = []
+    for image in images:
+        if all(np.abs(image - other).mean() >= threshold for other in kept):
+            kept.append(image)
+    return len(kept)
+
+
+def test_diversity(student, reference):
+    images = reference.decode(all_codes(student))
+    distinct = count_distinct(images, cfg.EX5_DUPLICATE_PIXEL_DISTANCE)
+    needed = min(len(images), cfg.EX5_MIN_CODES)  # too few codes is the contract's fault, not diversity's
+    if distinct < needed:
+        raise CheckFailed(CHECK_DIAGNOSES["ex5_near_duplicates"].format(
+            distinct=distinct, n=len(images), threshold=cfg.EX5_DUPLICATE_PIXEL_DISTANCE, min=needed))
+
+
+def test_on_target(student, reference):
+    target = target_category(student)
+    verdicts = reference.judge(reference.decode(all_codes(student)))
+    hits = int((verdicts == target).sum())
+    if hits < cfg.EX5_MIN_ON_TARGET * len(verdicts):
+        counts = np.bincount(verdicts, minlength=10)
+        seen = ", ".join(f"{cfg.CATEGORY_NAMES[c]} {counts[c]}" for c in np.argsort(-counts)[:3] if counts[c])
+        raise CheckFailed(CHECK_DIAGNOSES["ex5_off_target"].format(
+            target=cfg.CATEGORY_NAMES[target], hits=hits, n=len(verdicts), share=hits / len(verdicts),
+            min_share=cfg.EX5_MIN_ON_TARGET, seen=seen))

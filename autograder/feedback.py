@@ -1,0 +1,124 @@
+"""Feedback a student reads: a table of checks per graded cell, and pictures of their answer beside the reference.
+
+Shared by nbgrader (the outputs of each test cell, shown by formgrader and generate_feedback) and the CLI.
+"""
+import base64
+import html
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import course_config as cfg  # noqa: E402
+
+TITLES = {"ex3_arithmetic": "Exercise 3: latent arithmetic", "ex4_grid": "Exercise 4: the latent grid",
+          "ex5_experiment": "Exercise 5: targeted generation"}
+
+
+def score(results) -> float:
+    return round(sum(r.points for r in results), 4)
+
+
+def text_report(cell_id, results) -> str:
+    lines = [f"{TITLES.get(cell_id, cell_id)}: {score(results):g} / {sum(r.max_points for r in results):g}"]
+    for r in results:
+        lines.append(f"  [{'PASS' if r.passed else 'FAIL'}] {r.name} ({r.points:g}/{r.max_points:g})"
+                     + (f": {r.message}" if r.message else ""))
+    return "\n".join(lines)
+
+
+def html_report(cell_id, results, pictures=()) -> str:
+    rows = "".join(
+        f"<tr><td>{'&#10004;' if r.passed else '&#10008;'}</td><td>{html.escape(r.name)}</td>"
+        f"<td>{r.points:g} / {r.max_points:g}</td><td>{html.escape(r.message) or 'passed'}</td></tr>"
+        for r in results)
+    images = "".join(f'<figure><img src="data:image/png;base64,{png}" style="max-width:100%"/>'
+                     f"<figcaption>{html.escape(caption)}</figcaption></figure>" for caption, png in pictures)
+    total = sum(r.max_points for r in results)
+    return (f"<div class='latent-lab-feedback'><h4>{html.escape(TITLES.get(cell_id, cell_id))}: "
+            f"{score(results):g} / {total:g} points</h4><table><tr><th></th><th>check</th><th>points</th>"
+            f"<th>message</th></tr>{rows}</table>{images}</div>")
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=60, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _show(ax, image, title, **kwargs):
+    ax.imshow(np.asarray(image).reshape(28, 28), cmap=kwargs.pop("cmap", "gray"), **({"vmin": 0, "vmax": 1} | kwargs))
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+
+
+def grid_image(grid) -> np.ndarray:
+    """(10, 10, 28, 28) -> one (280, 280) mosaic."""
+    return np.asarray(grid).transpose(0, 2, 1, 3).reshape(grid.shape[0] * 28, grid.shape[1] * 28)
+
+
+def ex3_pictures(reference, z_result):
+    """The student's decoded z_result beside the reference's."""
+    expected = reference.decode(reference["ex3.z_result"].reshape(1, -1))[0]
+    got = reference.decode(np.asarray(z_result, dtype=np.float64).reshape(1, -1))[0]
+    fig, axes = plt.subplots(1, 2, figsize=(4, 2.2))
+    _show(axes[0], got, "yours: decode(z_result)")
+    _show(axes[1], expected, "reference")
+    return [("Your z_result decoded by the reference VAE, beside the reference result.", _png(fig))]
+
+
+def ex4_pictures(reference, grid):
+    expected = reference["ex4.decoded_grid"]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
+    for ax, image, title, kwargs in (
+            (axes[0], grid_image(grid), "your decoded_grid", {}),
+            (axes[1], grid_image(expected), "reference", {}),
+            (axes[2], grid_image(np.abs(grid - expected)), "|difference|", {"cmap": "magma", "vmax": 0.5})):
+        ax.imshow(image, cmap=kwargs.get("cmap", "gray"), vmin=0, vmax=kwargs.get("vmax", 1))
+        ax.set_title(title)
+        ax.axis("off")
+    return [("Your grid (as the grader read it, on a 0-1 scale), the reference grid, and where they differ.",
+             _png(fig))]
+
+
+def ex5_pictures(reference, codes_by_technique, target):
+    pictures = []
+    for technique, codes in codes_by_technique.items():
+        images = reference.decode(codes)[:30]
+        labels = reference.judge(images)
+        cols = 10
+        rows = (len(images) + cols - 1) // cols
+        fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3), squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, image, label in zip(axes.flat, images, labels):
+            _show(ax, image, cfg.CATEGORY_NAMES[label])
+            ax.title.set_color("green" if label == target else "red")
+        pictures.append((f"{technique}: your codes decoded by the reference VAE, with the judge's label "
+                         f"(green = {cfg.CATEGORY_NAMES[target] if target is not None else 'target'}).", _png(fig)))
+    return pictures
+
+
+def pictures_for(cell_id, answers, reference) -> list:
+    """(caption, base64 PNG) pairs for a cell; none when the answer is too broken to draw."""
+    from autograder.checks import test_ex4_grid, test_ex5_experiment
+    from autograder.compare import as_array, reshape_like
+
+    try:
+        if cell_id == "ex3_arithmetic":
+            return ex3_pictures(reference, reshape_like(as_array(answers.get("z_result"), "z_result"), (1, 32), ""))
+        if cell_id == "ex4_grid":
+            return ex4_pictures(reference, test_ex4_grid.student_grid(answers))
+        if cell_id == "ex5_experiment":
+            try:
+                target = test_ex5_experiment.target_category(answers)
+            except AssertionError:
+                target = None
+            return ex5_pictures(reference, test_ex5_experiment.techniques(answers, strict=False), target)
+    except Exception:  # noqa: BLE001  a picture is a courtesy; a broken answer already has its messages
+        return []
+    return []

@@ -1,0 +1,40 @@
+"""Grade one submission's exported answers: checks, then feedback. The one entry point nbgrader and the CLI share.
+
+Answer export (in the kernel), checks (here) and score writing (nbgrader's SaveAutoGrades, or the CLI's
+results.json) stay separate steps, so each can move (a sandbox, a Dask worker, a single gradebook writer).
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder import feedback
+from autograder.reference_answers import get_reference
+from autograder.run_checks import load_all_answers, run_checks
+
+
+@dataclass
+class CellGrade:
+    cell_id: str
+    results: list
+    html: str
+    text: str
+
+    @property
+    def score(self) -> float:
+        return feedback.score(self.results)
+
+    @property
+    def max_score(self) -> float:
+        return sum(r.max_points for r in self.results)
+
+
+def grade_answers(answers_dir: Path, pictures: bool = True) -> dict:
+    """{cell_id: CellGrade} for every graded cell of course_config.CHECK_POINTS."""
+    answers = load_all_answers(answers_dir)
+    results = run_checks(answers)
+    reference = get_reference()
+    grades = {}
+    for cell_id, cell_results in results.items():
+        cell_pictures = feedback.pictures_for(cell_id, answers[cell_id], reference) if pictures else []
+        grades[cell_id] = CellGrade(cell_id, cell_results, feedback.html_report(cell_id, cell_results, cell_pictures),
+                                    feedback.text_report(cell_id, cell_results))
+    return grades

@@ -1,0 +1,70 @@
+"""What the checks compare against: reference answers from the shipped checkpoint and the real test set.
+
+Computed by the reference solutions (never a copy of them), plus the ingredients the diagnoses need (every
+category's mean mu and logvar, first items). Cached on disk by the checkpoint's sha256, and in memory per
+process, so grading a folder computes them once.
+"""
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import course_config as cfg
+from reference import data, solutions
+from reference.checkpoints import load_model
+
+
+@dataclass
+class Reference:
+    values: dict          # name -> float64 array (see compute())
+    vae: torch.nn.Module  # the reference decoder, for decoding students' Ex5 latents
+    classifier: torch.nn.Module
+
+    def __getitem__(self, name):
+        return self.values[name]
+
+    @torch.no_grad()
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """(n, 32) codes -> (n, 28, 28) images in [0, 1], decoded by the shipped VAE in float32 on CPU."""
+        return self.vae.decode(torch.from_numpy(codes).float()).squeeze(1).double().numpy()
+
+    @torch.no_grad()
+    def judge(self, images: np.ndarray) -> np.ndarray:
+        """The classifier's category for each (28, 28) image."""
+        return self.classifier(torch.from_numpy(images).float().reshape(-1, 1, 28, 28)).argmax(1).numpy()
+
+
+@torch.no_grad()
+def compute(vae, test_set) -> dict:
+    n = cfg.EX3_N_SAMPLES
+    ex3 = solutions.ex3_arithmetic(vae, test_set)
+    values = {f"ex3.{k}": v for k, v in ex3.items()}
+    # Diagnosis ingredients: each category's 20-item mean mu and mean logvar, and its first item's mu.
+    means, logvars, firsts = [], [], []
+    for category in range(10):
+        mu, logvar = vae.encode(solutions.get_items_by_category(test_set, category, n=n))
+        means.append(mu.mean(0))
+        logvars.append(logvar.mean(0))
+        firsts.append(mu[0])
+    values.update({"category_mean_mu": torch.stack(means), "category_mean_logvar": torch.stack(logvars),
+                   "category_first_mu": torch.stack(firsts)})
+    values["ex4.decoded_grid"] = solutions.ex4_grid(vae)
+    values["ex4.grid_values"] = torch.linspace(*cfg.EX4_GRID_RANGE, cfg.EX4_GRID_SIZE)
+    return {k: v.double().cpu().numpy() for k, v in values.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def get_reference() -> Reference:
+    vae, classifier = load_model("vae"), load_model("classifier")
+    cache = cfg.GRADER_CACHE_DIR / f"reference-{cfg.VAE_SHA256[:16]}.npz"
+    try:
+        with np.load(cache, allow_pickle=False) as npz:
+            values = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError):  # no cache yet, or a broken one: recompute
+        values = compute(vae, data.load("test"))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".tmp.npz")
+        np.savez(tmp, **values)
+        tmp.replace(cache)
+    return Reference(values, vae, classifier)

@@ -1,0 +1,104 @@
+"""Run the pytest checks over one submission's exported answers, in this (the grader's) process.
+
+    answers = load_all_answers(answers_dir)   # {cell_id: {name: Answer}}, or a stand-in saying why not
+    results = run_checks(answers)             # {cell_id: [CheckResult, ...]} for every graded cell
+
+Never raises for anything a submission does: a missing export, an unreadable file or a check that crashes on
+a strange value all become failed checks with a message, so every submission ends with a grade and feedback.
+"""
+import contextlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import course_config as cfg
+from autograder.answers import ExportUnreadable, load_cell_answers
+from autograder.compare import CheckFailed
+from autograder.reference_answers import get_reference
+
+CHECKS_DIR = Path(__file__).parent / "checks"
+
+
+@dataclass
+class CheckResult:
+    cell_id: str
+    name: str
+    points: float
+    max_points: float
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.points == self.max_points
+
+
+class _NotExported:
+    """Stands in for a cell's answers when it exported nothing; every lookup fails with the reason."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def get(self, name):
+        raise CheckFailed(self.reason)
+
+
+class _ChecksPlugin:
+    """Gives the checks their `student` and `reference` fixtures and records each outcome."""
+
+    def __init__(self, answers_by_cell, reference):
+        self.answers_by_cell = answers_by_cell
+        self.reference_value = reference
+        self.outcomes = {}  # (cell, check) -> message ('' when passed)
+
+    @pytest.fixture
+    def student(self, request):
+        return self.answers_by_cell[request.module.CELL]
+
+    @pytest.fixture
+    def reference(self):
+        return self.reference_value
+
+    def pytest_runtest_makereport(self, item, call):
+        if call.when == "call" or call.excinfo is not None:
+            key = (item.module.CELL, item.name.removeprefix("test_"))
+            if call.excinfo is None:
+                self.outcomes.setdefault(key, "")
+            elif isinstance(call.excinfo.value, CheckFailed):
+                self.outcomes[key] = str(call.excinfo.value) or "failed"
+            else:  # a crash in a check on an odd value: the student still gets a reason, not a traceback
+                err = call.excinfo.value
+                self.outcomes[key] = f"The grader could not check this value ({type(err).__name__}: {err})."
+
+
+def _load_answers(answers_dir: Path, cell_id: str):
+    try:
+        answers = load_cell_answers(answers_dir, cell_id)
+    except ExportUnreadable as err:
+        return _NotExported(f"The grader could not read this cell's answers ({err}).")
+    if answers is None:
+        return _NotExported("Nothing was graded: this cell's hidden test never ran, so the cell or one before "
+                            "it failed, timed out, or the kernel died. Run the whole notebook top to bottom "
+                            "(Kernel > Restart & Run All) and fix the first error.")
+    return answers
+
+
+def load_all_answers(answers_dir: Path) -> dict:
+    return {cell_id: _load_answers(Path(answers_dir), cell_id) for cell_id in cfg.CHECK_POINTS}
+
+
+def run_checks(answers: dict) -> dict:
+    plugin = _ChecksPlugin(answers, get_reference())
+    args = [str(CHECKS_DIR / f"test_{cell_id}.py") for cell_id in cfg.CHECK_POINTS]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main([*args, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(CHECKS_DIR),
+                     "-c", str(CHECKS_DIR / "pytest.ini")], plugins=[plugin])
+    results = {}
+    for cell_id, checks in cfg.CHECK_POINTS.items():
+        results[cell_id] = []
+        for name, max_points in checks.items():
+            message = plugin.outcomes.get((cell_id, name), "This check did not run (the grader is misconfigured).")
+            points = max_points if message == "" else 0.0
+            results[cell_id].append(CheckResult(cell_id, name, points, max_points, message))
+    return results

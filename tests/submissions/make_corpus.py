@@ -1,0 +1,229 @@
+"""Write the corpus of sample submissions: the release, filled in the way students fill it, one file per outcome.
+
+    python tests/submissions/make_corpus.py      # rewrite every *.ipynb here (generated, don't edit them)
+
+Each submission is the committed release with its solution cells replaced by student code: the source's
+solution with one edit (a classic mistake, a correct variant, a cheat). expected_scores.json beside this file
+says what each must get per graded cell and which diagnosis its feedback must name.
+"""
+import copy
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+import course_config as cfg  # noqa: E402
+
+SOURCE = ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
+RELEASE = ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
+EXPECTED = HERE / "expected_scores.json"
+SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.M)
+
+FULL = {"ex3_arithmetic": 4.0, "ex4_grid": 4.0, "ex5_experiment": 4.0}
+
+
+def student_code(source_nb, cell_id):
+    """What a correct student types: the source's solution cell without nbgrader's markers."""
+    cell = next(c for c in source_nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == cell_id)
+    return SOLUTION_MARKER.sub("", cell.source)
+
+
+def replace(cell_id, old, new):
+    def edit(codes, nb):
+        assert old in codes[cell_id], f"{old!r} not in {cell_id}"
+        codes[cell_id] = codes[cell_id].replace(old, new)
+    return edit
+
+
+def append(cell_id, text):
+    def edit(codes, nb):
+        codes[cell_id] += "\n" + text
+    return edit
+
+
+def prepend(cell_id, text):
+    def edit(codes, nb):
+        codes[cell_id] = text + "\n" + codes[cell_id]
+    return edit
+
+
+def move_to_new_cell(cell_id, line):
+    """The student computes one line in a cell of their own, right after the solution cell."""
+    def edit(codes, nb):
+        codes[cell_id] = codes[cell_id].replace(line, "")
+        index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == cell_id)
+        nb.cells.insert(index + 1, new_code_cell(line))
+    return edit
+
+
+UNTOUCHED = "untouched"
+# name -> (edits, expected points per cell, diagnosis the feedback must name or None)
+SUBMISSIONS = {
+    "passes_all": ([], FULL, None),
+    "untouched_release": (UNTOUCHED, {"ex3_arithmetic": 0, "ex4_grid": 0, "ex5_experiment": 0}, None),
+    "kernel_dies_in_ex4": ([prepend("ex4_grid", "import os\nos._exit(1)  # the kernel dies here")],
+                           {"ex3_arithmetic": 4, "ex4_grid": 0, "ex5_experiment": 0}, "kernel died"),
+    # Ex3 mistakes: each costs the step it is in; z_result is judged on the student's own direction.
+    "ex3_direction_reversed": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
+                                        "boot_direction = z_sneaker_avg - z_ankle_boot_avg")],
+                               {**FULL, "ex3_arithmetic": 2.5}, "points the wrong way"),
+    "ex3_wrong_base": ([replace("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction",
+                                "z_result = z_sneaker_avg + boot_direction")],
+                       {**FULL, "ex3_arithmetic": 2.5}, "adds the direction to the average Sneaker"),
+    "ex3_logvar_instead_of_mu": ([replace(
+        "ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
+        "boot_direction = (model.encode(ankle_boot_imgs)[1].mean(dim=0, keepdim=True)\n"
+        "                  - model.encode(sneaker_imgs)[1].mean(dim=0, keepdim=True))")],
+        {**FULL, "ex3_arithmetic": 2.5}, "computed from logvar"),
+    "ex3_sampled_z": ([replace(
+        "ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
+        "boot_direction = (model.reparameterize(*model.encode(ankle_boot_imgs)).mean(dim=0, keepdim=True)\n"
+        "                  - model.reparameterize(*model.encode(sneaker_imgs)).mean(dim=0, keepdim=True))")],
+        {**FULL, "ex3_arithmetic": 2.5}, "sampled z"),
+    "ex3_single_items": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
+                                  "boot_direction = encode_to_mu(ankle_boot_imgs[:1]) - encode_to_mu(sneaker_imgs[:1])")],
+                         {**FULL, "ex3_arithmetic": 2.5}, "single images"),
+    "ex3_wrong_categories": ([replace("ex3_arithmetic", "get_items_by_category(test_dataset, 9, n=n_samples)",
+                                      "get_items_by_category(test_dataset, 8, n=n_samples)")],
+                             {**FULL, "ex3_arithmetic": 2.5}, "Bag (8) minus Sneaker (7)"),
+    # Ex4 mistakes
+    "ex4_upside_down": ([replace("ex4_grid", "for d2_val in reversed(grid_range):", "for d2_val in grid_range:")],
+                        {**FULL, "ex4_grid": 3}, "upside down"),
+    "ex4_dims_swapped": ([replace("ex4_grid", "z[0, 0] = d1_val\nz[0, 1] = d2_val".replace("\n", "\n            "),
+                                  "z[0, 0] = d2_val\nz[0, 1] = d1_val".replace("\n", "\n            "))],
+                         {**FULL, "ex4_grid": 3}, "Dims 0 and 1 are swapped"),
+    "ex4_wrong_range": ([replace("ex4_grid", "grid_range = torch.linspace(-3, 3, grid_size)",
+                                 "grid_range = torch.linspace(-2, 2, grid_size)")],
+                        {**FULL, "ex4_grid": 2}, "does not span -3 to +3"),
+    "ex4_other_dims_not_zero": ([replace("ex4_grid", "z = torch.zeros(1, LATENT_DIM).to(device)",
+                                         "z = torch.ones(1, LATENT_DIM).to(device)")],
+                                {**FULL, "ex4_grid": 2}, "other 30 dims must be 0"),
+    "ex4_pixels_0_255": ([replace("ex4_grid", "row_images.append(img.squeeze().cpu().numpy())",
+                                  "row_images.append(img.squeeze().cpu().numpy() * 255)")],
+                         {**FULL, "ex4_grid": 3}, "0-255 scale"),
+    "ex4_wrong_image_shape": ([replace("ex4_grid", "row_images.append(img.squeeze().cpu().numpy())",
+                                       "row_images.append(img.view(-1).cpu().numpy())")],
+                              {**FULL, "ex4_grid": 3}, "one 28x28 image"),
+    # Ex5 mistakes
+    "ex5_too_few_codes": ([replace("ex5_experiment", "torch.randn(15, LATENT_DIM", "torch.randn(5, LATENT_DIM"),
+                           replace("ex5_experiment", "top_dims = z_items.var(dim=0).argsort(descending=True)[:3]",
+                                   "top_dims = z_items.var(dim=0).argsort(descending=True)[:1]")],
+                          {**FULL, "ex5_experiment": 3}, "holds 12 codes"),
+    "ex5_one_technique": ([replace("ex5_experiment", "experiment_latents = {'neighbourhood sampling': neighbourhood, "
+                                   "'dimension sweep': torch.cat(sweep)}",
+                                   "experiment_latents = {'neighbourhood sampling': neighbourhood}")],
+                          {**FULL, "ex5_experiment": 3}, "1 technique(s)"),
+    "ex5_near_duplicates": ([replace("ex5_experiment", "neighbourhood = z_center + 0.5 * noise",
+                                     "neighbourhood = z_center + 0.0001 * noise"),
+                             replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)",
+                                     "'copies': z_center.repeat(10, 1)")],
+                            {**FULL, "ex5_experiment": 3}, "differ from each other"),
+    "ex5_off_target": ([replace("ex5_experiment", "TARGET_CATEGORY = 7  # Sneaker", "TARGET_CATEGORY = 1  # Trouser"),
+                        replace("ex5_experiment", "get_items_by_category(test_dataset, TARGET_CATEGORY, n=50)",
+                                "get_items_by_category(test_dataset, 7, n=50)")],
+                       {**FULL, "ex5_experiment": 2}, "The judge classifier names Trouser"),
+    "ex5_wrong_latent_shape": ([replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)",
+                                        "'dimension sweep': torch.cat(sweep)[:, :16]")],
+                               {**FULL, "ex5_experiment": 3}, "must have shape (n, 32)"),
+    "ex5_non_finite": ([replace("ex5_experiment", "neighbourhood = z_center + 0.5 * noise",
+                                "neighbourhood = z_center + 0.5 * noise\nneighbourhood[3, 5] = float('nan')")],
+                       {**FULL, "ex5_experiment": 3}, "NaN or infinite"),
+    "one_mistake_per_exercise": ([
+        replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
+                "boot_direction = z_sneaker_avg - z_ankle_boot_avg"),
+        replace("ex4_grid", "for d2_val in reversed(grid_range):", "for d2_val in grid_range:"),
+        replace("ex5_experiment", "neighbourhood = z_center + 0.5 * noise", "neighbourhood = z_center + 0.0001 * noise"),
+        replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)", "'copies': z_center.repeat(10, 1)")],
+        {"ex3_arithmetic": 2.5, "ex4_grid": 3, "ex5_experiment": 3}, "upside down"),
+    # Correct work written differently: full marks.
+    "variant_shape_32": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
+                                  "boot_direction = (z_ankle_boot_avg - z_sneaker_avg).squeeze(0)"),
+                          replace("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction",
+                                  "z_result = z_sandal_avg[0] + boot_direction")], FULL, None),
+    "variant_float64": ([append("ex3_arithmetic", "boot_direction, z_result = boot_direction.double(), z_result.double()"),
+                         append("ex4_grid", "decoded_grid = [[cell.astype('float64') for cell in row] for row in decoded_grid]"),
+                         append("ex5_experiment", "experiment_latents = {k: v.double() for k, v in experiment_latents.items()}")],
+                        FULL, None),
+    "variant_bfloat16": ([append("ex3_arithmetic", "boot_direction, z_result = boot_direction.bfloat16(), z_result.bfloat16()"),
+                          append("ex5_experiment", "experiment_latents = {k: v.bfloat16() for k, v in experiment_latents.items()}")],
+                         FULL, None),
+    "variant_requires_grad": ([append("ex3_arithmetic", "boot_direction = boot_direction.clone().requires_grad_()\n"
+                                                        "z_result = z_sandal_avg + boot_direction"),
+                               append("ex5_experiment", "experiment_latents = {k: v.clone().requires_grad_() "
+                                                        "for k, v in experiment_latents.items()}")], FULL, None),
+    "variant_numpy_answers": ([append("ex3_arithmetic", "boot_direction, z_result = boot_direction.numpy(), z_result.numpy()"),
+                               append("ex5_experiment", "experiment_latents = {k: v.numpy() for k, v in experiment_latents.items()}")],
+                              FULL, None),
+    "variant_warning_on_stderr": ([append("ex3_arithmetic", "import sys, warnings\nwarnings.warn('a harmless warning')\n"
+                                                            "print('debug output', file=sys.stderr)"),
+                                   append("ex4_grid", "import sys\nprint('grid done', file=sys.stderr)")], FULL, None),
+    "variant_split_cells": ([move_to_new_cell("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction"),
+                             move_to_new_cell("ex5_experiment", "experiment_latents = {'neighbourhood sampling': "
+                                                                "neighbourhood, 'dimension sweep': torch.cat(sweep)}")],
+                            FULL, None),
+    # Attempts to game the checks: none of them runs where the checks run.
+    "cheat_patch_allclose_and_asserts": ([
+        prepend("ex3_arithmetic", "import numpy, torch as _t\nnumpy.allclose = lambda *a, **k: True\n"
+                                  "_t.allclose = lambda *a, **k: True\nimport builtins\n"),
+        replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
+                "boot_direction = torch.zeros(1, 32)"),
+        replace("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction", "z_result = torch.zeros(1, 32)")],
+        {**FULL, "ex3_arithmetic": 1.0}, "does not match the reference"),
+    "cheat_tensor_subclass": ([append("ex3_arithmetic",
+        "class AlwaysEqual(torch.Tensor):\n"
+        "    def __eq__(self, other):\n        return True\n"
+        "    @classmethod\n"
+        "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+        "        return super().__torch_function__(func, types, args, kwargs or {})\n"
+        "boot_direction = torch.zeros(1, 32).as_subclass(AlwaysEqual)\n"
+        "z_result = torch.zeros(1, 32).as_subclass(AlwaysEqual)")],
+        {**FULL, "ex3_arithmetic": 0.0}, "subclass"),
+    "cheat_rewrites_hidden_tests": ([prepend("ex3_arithmetic",
+        "# An input transformer that rewrites every later cell, hidden tests included\n"
+        "get_ipython().input_transformers_post.append(\n"
+        "    lambda lines: [l.replace('export_answers', 'print') for l in lines])")],
+        {"ex3_arithmetic": 0, "ex4_grid": 0, "ex5_experiment": 0}, "Nothing was graded"),
+}
+
+
+def fill_written_answers(nb):
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("solution"):
+            cell.source = cell.source.replace("YOUR ANSWER HERE", "I expect smooth, clustered structure.")
+
+
+def build(name, edits, source_nb, release_nb):
+    nb = copy.deepcopy(release_nb)
+    if edits == UNTOUCHED:
+        return nb
+    fill_written_answers(nb)
+    codes = {cell_id: student_code(source_nb, cell_id) for cell_id in cfg.GRADED_ANSWERS}
+    for edit in edits:
+        edit(codes, nb)
+    for cell in nb.cells:
+        cell_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell_id in codes:
+            cell.source = codes[cell_id]
+    return nb
+
+
+def main() -> int:
+    source_nb, release_nb = nbformat.read(SOURCE, 4), nbformat.read(RELEASE, 4)
+    expected = {}
+    for name, (edits, points, diagnosis) in SUBMISSIONS.items():
+        nbformat.write(build(name, edits, source_nb, release_nb), HERE / f"{name}.ipynb")
+        expected[name] = {"points": points, "diagnosis": diagnosis}
+    EXPECTED.write_text(json.dumps(expected, indent=1) + "\n")
+    print(f"Wrote {len(SUBMISSIONS)} submissions and {EXPECTED.name} to {HERE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
