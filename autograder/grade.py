@@ -6,6 +6,7 @@ results.json) stay separate steps, so each can move (a sandbox, a Dask worker, a
 from dataclasses import dataclass
 from pathlib import Path
 
+import course_config as cfg
 from autograder import feedback
 from autograder.reference_answers import get_reference
 from autograder.run_checks import load_all_answers, run_checks
@@ -37,4 +38,16 @@ def grade_answers(answers_dir: Path, pictures: bool = True) -> dict:
         cell_pictures = feedback.pictures_for(cell_id, answers[cell_id], reference) if pictures else []
         grades[cell_id] = CellGrade(cell_id, cell_results, feedback.html_report(cell_id, cell_results, cell_pictures),
                                     feedback.text_report(cell_id, cell_results))
+    return grades
+
+
+def not_run(reason: str) -> dict:
+    """Every check failed with one reason: for a submission that could not be run at all."""
+    from autograder.run_checks import CheckResult
+
+    grades = {}
+    for cell_id, checks in cfg.CHECK_POINTS.items():
+        results = [CheckResult(cell_id, name, 0.0, points, reason) for name, points in checks.items()]
+        grades[cell_id] = CellGrade(cell_id, results, feedback.html_report(cell_id, results),
+                                    feedback.text_report(cell_id, results))
     return grades

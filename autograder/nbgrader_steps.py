@@ -18,6 +18,7 @@ import course_config as cfg
 from autograder import export
 
 ANSWERS_KEY = "latent_lab_answers_dir"
+GRADES_KEY = "latent_lab_grades"  # {cell_id: CellGrade}, for callers other than nbgrader (the CLI)
 EXPORTER = Path(export.__file__).resolve()
 
 
@@ -43,13 +44,18 @@ class FreshAnswerFolder(NbGraderPreprocessor):
 
 
 class ExecuteToTheEnd(Execute):
-    """If the kernel dies, the cells that ran keep their outputs and exports; the rest are marked not run."""
+    """If the kernel dies, the cells that ran keep their outputs and exports; the rest are marked not run.
+    Locked cells that only draw pictures (course_config.SKIP_WHEN_GRADING) are not run at all."""
 
     def preprocess(self, nb, resources=None, km=None):
         self.died_at = None
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in cfg.SKIP_WHEN_GRADING:
+            cell.outputs = [new_output("stream", name="stdout",
+                                       text="(Not run by the autograder: this cell only draws a picture.)\n")]
+            return cell, resources
         if self.died_at is not None:
             if cell.cell_type == "code":
                 cell.outputs = []
@@ -73,7 +79,7 @@ class GradeExportedAnswers(NbGraderPreprocessor):
         from autograder.grade import grade_answers  # torch and the reference load only when grading
 
         answers_dir = resources.get(ANSWERS_KEY)
-        grades = grade_answers(answers_dir)
+        grades = resources[GRADES_KEY] = grade_answers(answers_dir)
         cells = test_cell_answers()
         for cell in nb.cells:
             cell_id = cells.get(cell.metadata.get("nbgrader", {}).get("grade_id"))

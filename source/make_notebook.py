@@ -143,6 +143,8 @@ def cells():
         # Nice plots
         plt.style.use('dark_background')
         plt.rcParams['figure.figsize'] = [10, 4]
+        if GRADING:   # the autograder reads your variables, not your plots: it skips drawing them
+            plt.show = lambda *args, **kwargs: plt.close('all')
 
         # Device setup
         device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
@@ -654,7 +656,14 @@ def cells():
                 sweep[r * grid_size + c, SWEEP_DIMS[1]] = d2_val
         with torch.no_grad():
             sweep_images = model.decode(sweep).cpu()
-        show_grid(sweep_images, nrow=grid_size, title=f'Latent dims {SWEEP_DIMS[0]} (across) and {SWEEP_DIMS[1]} (down)')
+
+        # One mosaic image: row r, column c of the grid is the image for sweep code r * grid_size + c
+        mosaic = sweep_images.view(grid_size, grid_size, 28, 28).permute(0, 2, 1, 3).reshape(grid_size * 28, -1)
+        plt.figure(figsize=(7, 7))
+        plt.imshow(mosaic, cmap='gray', vmin=0, vmax=1)
+        plt.axis('off')
+        plt.title(f'Latent dims {SWEEP_DIMS[0]} (across, -3 to +3) and {SWEEP_DIMS[1]} (down, +3 to -3)')
+        plt.show()
         """),
         md("""
         Note that we are only seeing a thin slice of the full space. The other 30 dimensions are fixed at 0. Moving

@@ -1,0 +1,175 @@
+"""Is the nbgrader assignment generated from one source of truth, leak-free, and graded end to end by nbgrader?"""
+import csv
+import inspect
+import re
+import runpy
+import shutil
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import course_config as cfg
+from autograder import course
+from reference import solutions, vae
+
+# run_path, not import: a package under source/ would leave __pycache__ where nbgrader looks for assignments
+make_notebook = runpy.run_path(str(cfg.COURSE_ROOT / "source" / "make_notebook.py"))
+
+SOURCE = cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
+RELEASE = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
+CORPUS = cfg.COURSE_ROOT / "tests" / "submissions"
+SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+
+
+def cells_by_grade_id(nb):
+    return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+
+
+def comparable(nb):
+    """What must not drift: each cell's type, text and nbgrader role (not ids, outputs or checksums)."""
+    rows = []
+    for cell in nb.cells:
+        role = {k: v for k, v in cell.metadata.get("nbgrader", {}).items() if k not in ("checksum",)}
+        rows.append((cell.cell_type, cell.source, role))
+    return rows
+
+
+def test_source_notebook_is_what_make_notebook_builds():
+    assert comparable(make_notebook["build"]()) == comparable(nbformat.read(SOURCE, 4)), \
+        "source notebook is stale: run `python source/make_notebook.py`"
+
+
+def test_solution_code_is_the_reference_implementation():
+    """The notebook shows the kit's VAE and helper verbatim, and each line of the Ex3/Ex5 solutions is a line of
+    reference/solutions.py; behaviour is pinned too: the source notebook gets full marks (corpus tests)."""
+    nb = cells_by_grade_id(nbformat.read(SOURCE, 4))
+    assert inspect.getsource(vae.VAE).strip() in nb["vae_definition"].source
+    assert inspect.getsource(solutions.get_items_by_category).strip() in nb["helpers"].source
+    reference_lines = {line.strip() for line in inspect.getsource(solutions).splitlines()}
+    for cell_id in ("ex3_arithmetic", "ex5_experiment"):
+        for region in SOLUTION_REGION.findall(nb[cell_id].source):
+            code_lines = [line.split("#")[0].strip() for line in region.splitlines()]
+            for line in filter(None, code_lines):
+                normalised = line.replace("TARGET_CATEGORY", "category").replace("LATENT_DIM", "model.latent_dim")
+                assert line in reference_lines or normalised in reference_lines or \
+                    any(normalised in ref for ref in reference_lines), f"{cell_id}: {line!r} not in reference"
+
+
+@pytest.fixture(scope="module")
+def fresh_release(tmp_path_factory):
+    """A release generated now, by real `nbgrader generate_assignment` in a course folder of its own."""
+    folder = tmp_path_factory.mktemp("course") / "course"
+    course.make_course(folder, {})
+    return folder / "release" / cfg.ASSIGNMENT_ID
+
+
+def test_committed_release_matches_a_fresh_nbgrader_release(fresh_release):
+    assert comparable(nbformat.read(fresh_release / RELEASE.name, 4)) == comparable(nbformat.read(RELEASE, 4)), \
+        "release is stale: run `nbgrader generate_assignment latent_space --force` from the course root"
+    assert (fresh_release / "vae.pt").read_bytes() == (RELEASE.parent / "vae.pt").read_bytes()
+    assert sorted(p.name for p in RELEASE.parent.iterdir()) == sorted(p.name for p in fresh_release.iterdir())
+
+
+def test_release_holds_no_solution_and_no_hidden_test_source():
+    text = RELEASE.read_text()
+    source = nbformat.read(SOURCE, 4)
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "export_answers", "LATENT_LAB_EXPORTER", "Example answer"):
+        assert marker not in text, marker
+    for cell in source.cells:
+        for region in SOLUTION_REGION.findall(cell.source):
+            for line in region.splitlines():
+                line = line.strip()
+                if len(line) > 12 and not line.startswith("#"):
+                    assert line not in text, f"solution line leaked into the release: {line!r}"
+    release = cells_by_grade_id(nbformat.read(RELEASE, 4))
+    for cell_id in cfg.GRADED_ANSWERS:
+        assert "raise NotImplementedError()" in release[cell_id].source
+
+
+def test_grade_cells_carry_the_configured_points():
+    cells = cells_by_grade_id(nbformat.read(SOURCE, 4))
+    for cell_id, checks in cfg.CHECK_POINTS.items():
+        assert cells[f"{cell_id}_tests"].metadata.nbgrader["points"] == sum(checks.values())
+    predicts = [c for gid, c in cells.items() if gid and gid.endswith("_predict")]
+    assert len(predicts) == 5 and all(c.cell_type == "markdown" for c in predicts)
+    assert cells["ex5_interpretation"].metadata.nbgrader["points"] == cfg.EX5_INTERPRETATION_POINTS
+
+
+def test_grading_never_trains_even_if_asked(tmp_path, monkeypatch):
+    """Under NBGRADER_EXECUTION the setup and load cells take seconds even with TRAIN_FROM_SCRATCH = True."""
+    nb = nbformat.read(SOURCE, 4)
+    cells = cells_by_grade_id(nb)
+    flag = nbformat.v4.new_code_cell("TRAIN_FROM_SCRATCH = True")
+    nb.cells = [cells["setup"], flag, cells["vae_definition"], cells["load_model"]]
+    shutil.copy(cfg.VAE_CHECKPOINT, tmp_path / "vae.pt")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setenv("LATENT_LAB_DATA", str(cfg.DATA_DIR))
+    NotebookClient(nb, timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    output = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    assert "Loaded the pretrained VAE" in output and "Training VAE" not in output
+
+
+def test_corrupt_checkpoint_beside_the_notebook_stops_with_a_clear_message(tmp_path, monkeypatch):
+    nb = nbformat.read(SOURCE, 4)
+    cells = cells_by_grade_id(nb)
+    nb.cells = [cells["setup"], cells["vae_definition"], cells["load_model"]]
+    payload = bytearray(cfg.VAE_CHECKPOINT.read_bytes())
+    payload[5000] ^= 1
+    (tmp_path / "vae.pt").write_bytes(bytes(payload))
+    monkeypatch.setenv("LATENT_LAB_DATA", str(cfg.DATA_DIR))
+    client = NotebookClient(nb, timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    error = next(o for o in nb.cells[-1].outputs if o.output_type == "error")
+    assert "vae.pt is damaged or not the file shipped with the assignment" in error.evalue
+
+
+# ---------------------------------------------------------------- the real nbgrader pipeline
+
+PIPELINE_STUDENTS = {**course.DEMO_STUDENTS, "eve_stderr_warning": "variant_warning_on_stderr",
+                     "fay_tensor_subclass": "cheat_tensor_subclass"}
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("nbgrader") / "course"
+    students = {student: CORPUS / f"{name}.ipynb" for student, name in PIPELINE_STUDENTS.items()}
+    return folder, course.run_workflow(folder, students)
+
+
+def auto(table, student):
+    return {cell: table[student][f"{cell}_tests"][0] for cell in cfg.CHECK_POINTS}
+
+
+def test_nbgrader_autograde_records_each_parts_score(workflow):
+    _, result = workflow
+    table = result["table"]
+    assert auto(table, "ada_full_marks") == {"ex3_arithmetic": 4, "ex4_grid": 4, "ex5_experiment": 4}
+    assert auto(table, "ben_one_mistake_each") == {"ex3_arithmetic": 2.5, "ex4_grid": 3, "ex5_experiment": 3}
+    assert auto(table, "cy_untouched_release") == {"ex3_arithmetic": 0, "ex4_grid": 0, "ex5_experiment": 0}
+    assert auto(table, "dee_kernel_dies") == {"ex3_arithmetic": 4, "ex4_grid": 0, "ex5_experiment": 0}
+    assert auto(table, "eve_stderr_warning") == {"ex3_arithmetic": 4, "ex4_grid": 4, "ex5_experiment": 4}
+    assert auto(table, "fay_tensor_subclass")["ex3_arithmetic"] == 0
+
+
+def test_feedback_names_each_mistake_and_hides_the_hidden_tests(workflow):
+    folder, _ = workflow
+    feedback = {s: (folder / "feedback" / s / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.html").read_text()
+                for s in PIPELINE_STUDENTS}
+    for html in feedback.values():
+        assert "export_answers" not in html and "BEGIN HIDDEN TESTS" not in html
+    assert "points the wrong way" in feedback["ben_one_mistake_each"]
+    assert "The grid is upside down" in feedback["ben_one_mistake_each"]
+    assert "Only 1 of your 25 decoded images differ" in feedback["ben_one_mistake_each"]
+    assert "data:image/png;base64" in feedback["ben_one_mistake_each"]  # the pictures travel with the feedback
+    untouched = feedback["cy_untouched_release"]
+    for name in ("boot_direction", "decoded_grid", "experiment_latents"):
+        assert f"<code>{name}</code> is not defined" in untouched or f"`{name}` is not defined" in untouched
+    assert "kernel died" in feedback["dee_kernel_dies"]
+
+
+def test_export_writes_every_student_to_csv(workflow):
+    folder, _ = workflow
+    with open(folder / "grades.csv") as f:
+        rows = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(f)}
+    assert rows["ada_full_marks"] == 12 and rows["cy_untouched_release"] == 0 and rows["dee_kernel_dies"] == 4
