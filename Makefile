@@ -6,10 +6,11 @@ PYTHON ?= python3
 PY := .venv/bin/python
 DEBIAN_FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test data venv checkpoints model-card clean
+.PHONY: demo test data venv checkpoints model-card release clean
 
 demo: data
 	$(PY) -m reference.model_card
+	$(PY) -m autograder.course demo_output/course
 
 test: data
 	$(PY) -m pytest -q tests
@@ -38,6 +39,13 @@ checkpoints: data
 
 model-card: data
 	$(PY) -m reference.model_card --update-readme
+
+# After editing source/make_notebook.py or course_config.py: rebuild the source notebook, the nbgrader release
+# and the sample submissions (tests fail until these are committed in sync).
+release: venv
+	$(PY) source/make_notebook.py
+	PATH=$(CURDIR)/.venv/bin:$$PATH .venv/bin/nbgrader generate_assignment latent_space --force
+	$(PY) tests/submissions/make_corpus.py
 
 clean:
 	rm -rf demo_output .pytest_cache

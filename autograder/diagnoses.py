@@ -161,7 +161,8 @@ CATALOGUE = [
 ]
 BY_NAME = {d.name: d for d in CATALOGUE}
 # Mistakes recognised by a check's own logic rather than by rebuilding the answer. Same catalogue: one name,
-# one message each; the checks format them with what they found.
+# one message each; the checks format them with what they found. Problems any value can have (missing, NaN or
+# inf, a Tensor subclass, its own `==`, a wrong shape) are named by autograder.compare.as_array for every answer.
 CHECK_DIAGNOSES = {
     "ex3_sampled_z": "{name} is close to the reference but not equal: it looks like it was built from sampled z "
                      "(model(x) or reparameterize) instead of mu. Use encode_to_mu, which returns mu.",
@@ -174,7 +175,6 @@ CHECK_DIAGNOSES = {
     "ex5_too_few_techniques": "experiment_latents has {n} technique(s); the experiment needs at least {min}.",
     "ex5_wrong_latent_shape": "experiment_latents[{key!r}] has shape {shape}; each technique's codes must have "
                               "shape (n, 32).",
-    "ex5_non_finite": "experiment_latents[{key!r}] contains NaN or infinite values.",
     "ex5_bad_target": "TARGET_CATEGORY must be an int from 0 to 9 (a Fashion-MNIST label); got {got}.",
     "ex5_near_duplicates": "Only {distinct} of your {n} decoded images differ from each other (mean pixel "
                            "difference >= {threshold}); the experiment needs at least {min} distinct images. "

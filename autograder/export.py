@@ -66,6 +66,9 @@ def _describe(value, key, arrays):
         else:
             arrays[key] = array
             info.update(kind="array", shape=list(array.shape))
+    elif isinstance(value, (list, tuple)) and len(value) == 0:
+        arrays[key] = np.zeros((0,))
+        info.update(kind="array", shape=[0], dtype="list")
     elif isinstance(value, (list, tuple)):
         # The lesson's decoded_grid is a list of rows of arrays: stack it if it is rectangular.
         try:

@@ -12,6 +12,9 @@ N = cfg.EX4_GRID_SIZE
 def student_grid(student):
     """decoded_grid as (10, 10, 28, 28) on a 0-1 scale, whatever its layout; CheckFailed if it cannot be."""
     array = as_array(student.get("decoded_grid"), "decoded_grid")
+    if array.size == 0:
+        raise CheckFailed("`decoded_grid` is empty: the loop that fills it stopped before its first image. Fill in "
+                          "the TODO inside the loop, then run the cell.")
     if array.shape[:2] != (N, N) and array.ndim >= 1 and array.shape[0] == N * N:
         array = array.reshape(N, N, *array.shape[1:])  # a flat list of 100 images, row by row
     if array.shape[:2] != (N, N):
@@ -34,6 +37,7 @@ def test_shape(student, reference):
 
 def test_pixel_scale(student, reference):
     array = as_array(student.get("decoded_grid"), "decoded_grid")
+    student_grid(student)  # an empty or unreadable grid fails with its own message
     if array.max() > cfg.PIXEL_SCALE_MAX:
         raise CheckFailed(CHECK_DIAGNOSES["ex4_pixels_0_255"].format(max=array.max()))
     if array.min() < 0:

@@ -1,0 +1,64 @@
+"""Does the standalone CLI survive broken input and restore what students may not change?"""
+import nbformat
+
+import course_config as cfg
+from autograder import cli
+
+RELEASE = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
+
+
+def grade_ids(nb):
+    return [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+
+
+def test_a_broken_file_still_gets_a_grade_and_a_reason(tmp_path):
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"cells": [ this is not json')
+    submission = cli.grade_notebook(broken, tmp_path / "out")
+    assert submission.score == 0 and submission.max_score == 12
+    assert "not a readable notebook" in submission.problem
+    result = cli.results_json(submission)
+    assert len(result["tests"]) == 10 and all("could not be read as a notebook" in t["output"] for t in result["tests"])
+
+
+def test_missing_path_exits_2(tmp_path, capsys):
+    assert cli.main(["grade", str(tmp_path / "nope.ipynb")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_locked_and_test_cells_are_restored_and_a_deleted_test_cell_comes_back():
+    source = nbformat.read(cli.SOURCE_NOTEBOOK, 4)
+    nb = nbformat.read(RELEASE, 4)
+    cells = dict(zip(grade_ids(nb), nb.cells))
+    cells["ex3_arithmetic_tests"].source = "pass  # the student emptied the visible tests"
+    cells["load_model"].source = "model = None"
+    nb.cells = [c for c in nb.cells if grade_ids(nbformat.from_dict({"cells": [c]}))[0] != "ex4_grid_tests"]
+    restored = cli.restore_protected_cells(nb, source)
+    by_id = dict(zip(grade_ids(restored), restored.cells))
+    source_by_id = dict(zip(grade_ids(source), source.cells))
+    for grade_id in ("ex3_arithmetic_tests", "load_model", "ex4_grid_tests"):
+        assert by_id[grade_id].source == source_by_id[grade_id].source
+    ids = grade_ids(restored)
+    assert ids.index("ex4_grid_tests") == ids.index("ex4_grid") + 1
+    assert "BEGIN HIDDEN TESTS" in by_id["ex3_arithmetic_tests"].source
+
+
+def test_a_duplicated_grade_cell_id_cannot_shadow_the_real_one():
+    source = nbformat.read(cli.SOURCE_NOTEBOOK, 4)
+    nb = nbformat.read(RELEASE, 4)
+    impostor = nbformat.v4.new_code_cell("print('fake tests')", metadata={"nbgrader": dict(
+        nb.cells[grade_ids(nb).index("ex3_arithmetic_tests")].metadata.nbgrader)})
+    nb.cells.insert(0, impostor)
+    restored = cli.restore_protected_cells(nb, source)
+    assert grade_ids(restored).count("ex3_arithmetic_tests") == 1
+    assert all("fake tests" not in c.source for c in restored.cells
+               if c.metadata.get("nbgrader", {}).get("grade_id") == "ex3_arithmetic_tests")
+
+
+def test_results_json_has_gradescopes_shape(tmp_path):
+    from autograder.grade import not_run
+
+    submission = cli.Submission(tmp_path / "x.ipynb", grades=not_run("why"))
+    result = cli.results_json(submission)
+    assert set(result) >= {"score", "max_score", "tests"}
+    assert set(result["tests"][0]) == {"name", "score", "max_score", "output", "visibility"}

@@ -1,0 +1,207 @@
+"""Does each classic mistake fail exactly its checks and get named by its catalogue entry?
+
+Answers go through the real export (autograder/export.py) and loader, then straight into the check functions,
+so these run in seconds; the corpus tests do the same through whole notebooks and kernels.
+"""
+import pytest
+import torch
+
+from autograder.answers import load_cell_answers
+from autograder.checks import test_ex3_arithmetic as ex3, test_ex4_grid as ex4, test_ex5_experiment as ex5
+from autograder.compare import CheckFailed
+from autograder.diagnoses import CATALOGUE, CHECK_DIAGNOSES
+from autograder.export import export_answers
+from autograder.reference_answers import get_reference
+from reference import solutions
+
+CHECKS = {"ex3_arithmetic": ex3, "ex4_grid": ex4, "ex5_experiment": ex5}
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return get_reference()
+
+
+@pytest.fixture(scope="module")
+def correct(vae, test_set):
+    ex3_values = solutions.ex3_arithmetic(vae, test_set)
+    target, experiment = solutions.ex5_example_experiment(vae, test_set)
+    return {"boot_direction": ex3_values["boot_direction"], "z_result": ex3_values["z_result"],
+            "z_sneaker_avg": ex3_values["z_sneaker_avg"], "z_sandal_avg": ex3_values["z_sandal_avg"],
+            "decoded_grid": solutions.ex4_grid(vae), "z": torch.tensor([[3.0, -3.0] + [0.0] * 30]),
+            "TARGET_CATEGORY": target, "experiment_latents": experiment}
+
+
+def grade(tmp_path, ref, cell_id, values):
+    """{check: message or ''} for one cell, answers round-tripped through the real export."""
+    export_answers(cell_id, list(values), values, str(tmp_path))
+    student = load_cell_answers(tmp_path, cell_id)
+    outcome = {}
+    for name in __import__("course_config").CHECK_POINTS[cell_id]:
+        try:
+            getattr(CHECKS[cell_id], f"test_{name}")(student, ref)
+            outcome[name] = ""
+        except CheckFailed as failed:
+            outcome[name] = str(failed)
+    return outcome
+
+
+def failed(outcome):
+    return {name for name, message in outcome.items() if message}
+
+
+def test_correct_answers_pass_every_check(tmp_path, ref, correct):
+    assert failed(grade(tmp_path, ref, "ex3_arithmetic", {k: correct[k] for k in ("boot_direction", "z_result")})) == set()
+    assert failed(grade(tmp_path, ref, "ex4_grid", {k: correct[k] for k in ("decoded_grid", "z")})) == set()
+    assert failed(grade(tmp_path, ref, "ex5_experiment",
+                        {k: correct[k] for k in ("TARGET_CATEGORY", "experiment_latents")})) == set()
+
+
+def ex3_case(correct, vae, test_set, mistake):
+    c = dict(correct)
+    mean = lambda cat, n=20, part=0: vae.encode(solutions.get_items_by_category(test_set, cat, n))[part].mean(0, keepdim=True)  # noqa: E731
+    with torch.no_grad():
+        if mistake == "ex3_direction_reversed":
+            c["boot_direction"] = -correct["boot_direction"]
+        elif mistake == "ex3_single_items":
+            c["boot_direction"] = mean(9, 1) - mean(7, 1)
+        elif mistake == "ex3_logvar_instead_of_mu":
+            c["boot_direction"] = mean(9, part=1) - mean(7, part=1)
+        elif mistake == "ex3_wrong_categories":
+            c["boot_direction"] = mean(9) - mean(5)
+        elif mistake == "ex3_sampled_z":
+            torch.manual_seed(0)
+            sample = lambda cat: vae.reparameterize(*vae.encode(solutions.get_items_by_category(test_set, cat, 20))).mean(0, keepdim=True)  # noqa: E731
+            c["boot_direction"] = sample(9) - sample(7)
+        elif mistake == "ex3_wrong_base":
+            c["z_result"] = correct["z_sneaker_avg"] + correct["boot_direction"]
+        elif mistake == "ex3_direction_subtracted":
+            c["z_result"] = correct["z_sandal_avg"] - correct["boot_direction"]
+        elif mistake == "ex3_single_sandal":
+            c["z_result"] = mean(5, 1) + correct["boot_direction"]
+        elif mistake == "ex3_logvar_result":
+            c["z_result"] = mean(5, part=1) + mean(9, part=1) - mean(7, part=1)
+        elif mistake == "ex3_direction_only":
+            c["z_result"] = correct["boot_direction"]
+    if EX3[mistake][0] == {"boot_direction"}:  # the student then adds their own direction to the sandal
+        c["z_result"] = correct["z_sandal_avg"] + c["boot_direction"]
+    return {k: c[k] for k in ("boot_direction", "z_result")}
+
+
+EX3 = {  # mistake -> (checks it must fail, words its message must contain)
+    "ex3_direction_reversed": ({"boot_direction"}, "points the wrong way"),
+    "ex3_single_items": ({"boot_direction"}, "single images"),
+    "ex3_logvar_instead_of_mu": ({"boot_direction"}, "computed from logvar"),
+    "ex3_wrong_categories": ({"boot_direction"}, "Ankle boot (9) minus Sandal (5)"),
+    "ex3_sampled_z": ({"boot_direction"}, "sampled z"),
+    "ex3_wrong_base": ({"z_result"}, "average Sneaker (7)"),
+    "ex3_direction_subtracted": ({"z_result"}, "subtracts boot_direction"),
+    "ex3_single_sandal": ({"z_result"}, "single sandal"),
+    "ex3_logvar_result": ({"z_result"}, "from logvar"),
+    "ex3_direction_only": ({"z_result"}, "just boot_direction"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(EX3))
+def test_ex3_mistake_costs_its_step_and_is_named(tmp_path, ref, correct, vae, test_set, mistake):
+    checks, words = EX3[mistake]
+    outcome = grade(tmp_path, ref, "ex3_arithmetic", ex3_case(correct, vae, test_set, mistake))
+    assert failed(outcome) == checks
+    assert words in " ".join(outcome.values())
+
+
+def ex4_case(correct, vae, mistake):
+    grid, z = correct["decoded_grid"].clone(), correct["z"].clone()
+    with torch.no_grad():
+        if mistake == "ex4_upside_down":
+            grid = grid.flip(0)
+        elif mistake == "ex4_dims_swapped":
+            codes = solutions.ex4_grid_latents()[..., [1, 0, *range(2, 32)]]
+            grid = vae.decode(codes.reshape(-1, 32)).reshape(10, 10, 28, 28)
+            z = torch.tensor([[-3.0, 3.0] + [0.0] * 30])
+        elif mistake == "ex4_other_arrangement":
+            grid = grid.flip(1)
+        elif mistake == "ex4_other_dims_not_zero":
+            codes = solutions.ex4_grid_latents()
+            codes[..., 2:] = 1.0
+            grid = vae.decode(codes.reshape(-1, 32)).reshape(10, 10, 28, 28)
+            z[0, 2:] = 1.0
+        elif mistake == "ex4_wrong_range":
+            grid = solutions.ex4_grid(vae, grid_range=(-2.0, 2.0))
+            z = torch.tensor([[2.0, -2.0] + [0.0] * 30])
+        elif mistake == "ex4_pixels_0_255":
+            grid = grid * 255
+        elif mistake == "ex4_wrong_image_shape":
+            grid = grid.reshape(10, 10, 784)
+        elif mistake == "ex4_wrong_grid_size":
+            grid = grid[:5]
+    return {"decoded_grid": grid, "z": z}
+
+
+EX4 = {
+    "ex4_upside_down": ({"orientation"}, "upside down"),
+    "ex4_dims_swapped": ({"orientation"}, "Dims 0 and 1 are swapped"),
+    "ex4_other_arrangement": ({"orientation"}, "left and right are swapped"),
+    "ex4_other_dims_not_zero": ({"cells", "orientation"}, "other 30 dims must be 0"),
+    "ex4_wrong_range": ({"cells", "orientation"}, "does not span -3 to +3"),
+    "ex4_pixels_0_255": ({"pixel_scale"}, "0-255 scale"),
+    "ex4_wrong_image_shape": ({"shape"}, "one 28x28 image"),
+    "ex4_wrong_grid_size": ({"shape", "pixel_scale", "cells", "orientation"}, "10 rows by 10 columns"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(EX4))
+def test_ex4_mistake_costs_its_checks_and_is_named(tmp_path, ref, correct, vae, mistake):
+    checks, words = EX4[mistake]
+    outcome = grade(tmp_path, ref, "ex4_grid", ex4_case(correct, vae, mistake))
+    if mistake == "ex4_wrong_grid_size":  # nothing can be judged on a grid of the wrong size
+        assert failed(outcome) >= {"shape", "cells", "orientation"}
+    else:
+        assert failed(outcome) == checks
+    assert words in " ".join(outcome.values())
+
+
+def ex5_case(correct, mistake):
+    target, experiment = correct["TARGET_CATEGORY"], dict(correct["experiment_latents"])
+    first = next(iter(experiment))
+    if mistake == "ex5_too_few_codes":
+        experiment = {k: v[:5] for k, v in experiment.items()}
+    elif mistake == "ex5_too_few_techniques":
+        experiment = {first: experiment[first]}
+    elif mistake == "ex5_wrong_latent_shape":
+        experiment[first] = experiment[first][:, :16]
+    elif mistake == "ex5_non_finite":
+        experiment[first] = experiment[first].clone()
+        experiment[first][0, 0] = float("inf")
+    elif mistake == "ex5_bad_target":
+        target = 12
+    elif mistake == "ex5_near_duplicates":
+        experiment = {k: v[:1].repeat(len(v), 1) for k, v in experiment.items()}
+    elif mistake == "ex5_off_target":
+        target = 1
+    return {"TARGET_CATEGORY": target, "experiment_latents": experiment}
+
+
+EX5 = {
+    "ex5_too_few_codes": ({"contract"}, "holds 10 codes"),
+    "ex5_too_few_techniques": ({"contract"}, "1 technique(s)"),
+    "ex5_wrong_latent_shape": ({"contract"}, "must have shape (n, 32)"),
+    "ex5_non_finite": ({"contract"}, "NaN or infinite"),
+    "ex5_bad_target": ({"contract", "on_target"}, "int from 0 to 9"),
+    "ex5_near_duplicates": ({"diversity"}, "differ from each other"),
+    "ex5_off_target": ({"on_target"}, "names Trouser for 0 of 36"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(EX5))
+def test_ex5_mistake_costs_its_check_and_is_named(tmp_path, ref, correct, mistake):
+    checks, words = EX5[mistake]
+    outcome = grade(tmp_path, ref, "ex5_experiment", ex5_case(correct, mistake))
+    assert failed(outcome) == checks
+    assert words in " ".join(outcome.values())
+
+
+def test_every_catalogue_entry_has_a_test_here():
+    tested = set(EX3) | set(EX4) | set(EX5)
+    assert {d.name for d in CATALOGUE} <= tested
+    assert set(CHECK_DIAGNOSES) <= tested
