@@ -31,6 +31,7 @@ class Submission:
     grades: dict = field(default_factory=dict)   # {cell_id: CellGrade}
     problem: str = ""                            # why the notebook could not be run at all
     seconds: float = 0.0
+    parts: dict = field(default_factory=dict)    # {"execute": s, "checks": s}
 
     @property
     def score(self) -> float:
@@ -76,7 +77,9 @@ def restore_protected_cells(nb, source_nb):
 def grade_notebook(path: Path, out_dir: Path = None) -> Submission:
     """Run one submission in a fresh kernel and grade it. Never raises for anything in the notebook."""
     from autograder.grade import not_run
-    from autograder.nbgrader_steps import GRADES_KEY, ExecuteToTheEnd, FreshAnswerFolder, GradeExportedAnswers
+    from autograder.nbgrader_steps import (
+        GRADES_KEY, SECONDS_KEY, ExecuteToTheEnd, FreshAnswerFolder, GradeExportedAnswers,
+    )
 
     started = time.perf_counter()
     submission = Submission(Path(path))
@@ -97,7 +100,7 @@ def grade_notebook(path: Path, out_dir: Path = None) -> Submission:
         resources = {"metadata": {"path": str(workdir)}}
         for step in (FreshAnswerFolder(), ExecuteToTheEnd(timeout=cfg.CELL_TIMEOUT_SECONDS), GradeExportedAnswers()):
             nb, resources = step.preprocess(nb, resources)
-        submission.grades = resources[GRADES_KEY]
+        submission.grades, submission.parts = resources[GRADES_KEY], resources.get(SECONDS_KEY, {})
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     submission.seconds = time.perf_counter() - started
@@ -129,8 +132,9 @@ def write_outputs(submission: Submission, nb, out_dir: Path) -> None:
 
 
 def print_report(submission: Submission, file=sys.stdout) -> None:
-    print(f"\n{submission.path.name}: {submission.score:g} / {submission.max_score:g}  ({submission.seconds:.1f} s)",
-          file=file)
+    parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in submission.parts.items())
+    print(f"\n{submission.path.name}: {submission.score:g} / {submission.max_score:g}  "
+          f"({submission.seconds:.1f} s{': ' + parts if parts else ''})", file=file)
     if submission.problem:
         print(f"  {submission.problem}", file=file)
     for grade in submission.grades.values():

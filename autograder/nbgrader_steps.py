@@ -8,6 +8,7 @@ GradeExportedAnswers after Execute: run the checks in this process and make each
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from nbclient.exceptions import DeadKernelError
@@ -19,6 +20,7 @@ from autograder import export
 
 ANSWERS_KEY = "latent_lab_answers_dir"
 GRADES_KEY = "latent_lab_grades"  # {cell_id: CellGrade}, for callers other than nbgrader (the CLI)
+SECONDS_KEY = "latent_lab_seconds"  # {"execute": s, "checks": s}: where grading time goes
 EXPORTER = Path(export.__file__).resolve()
 
 
@@ -49,7 +51,11 @@ class ExecuteToTheEnd(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self.died_at = None
-        return super().preprocess(nb, resources, km)
+        started = time.perf_counter()
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            resources.setdefault(SECONDS_KEY, {})["execute"] = time.perf_counter() - started
 
     def preprocess_cell(self, cell, resources, index):
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in cfg.SKIP_WHEN_GRADING:
@@ -79,7 +85,9 @@ class GradeExportedAnswers(NbGraderPreprocessor):
         from autograder.grade import grade_answers  # torch and the reference load only when grading
 
         answers_dir = resources.get(ANSWERS_KEY)
+        started = time.perf_counter()
         grades = resources[GRADES_KEY] = grade_answers(answers_dir)
+        resources.setdefault(SECONDS_KEY, {})["checks"] = time.perf_counter() - started
         cells = test_cell_answers()
         for cell in nb.cells:
             cell_id = cells.get(cell.metadata.get("nbgrader", {}).get("grade_id"))

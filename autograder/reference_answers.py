@@ -5,6 +5,7 @@ category's mean mu and logvar, first items). Cached on disk by the checkpoint's 
 process, so grading a folder computes them once.
 """
 import functools
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,10 +55,17 @@ def compute(vae, test_set) -> dict:
     return {k: v.double().cpu().numpy() for k, v in values.items()}
 
 
+def cache_key() -> str:
+    """The checkpoint's sha256 and every setting the reference answers depend on."""
+    settings = repr((cfg.VAE_SHA256, cfg.EX3_N_SAMPLES, sorted(cfg.EX3_CATEGORIES.items()), cfg.EX4_GRID_SIZE,
+                     cfg.EX4_GRID_RANGE, cfg.EX4_DIMS))
+    return hashlib.sha256(settings.encode()).hexdigest()[:16]
+
+
 @functools.lru_cache(maxsize=1)
 def get_reference() -> Reference:
     vae, classifier = load_model("vae"), load_model("classifier")
-    cache = cfg.GRADER_CACHE_DIR / f"reference-{cfg.VAE_SHA256[:16]}.npz"
+    cache = cfg.GRADER_CACHE_DIR / f"reference-{cache_key()}.npz"
     try:
         with np.load(cache, allow_pickle=False) as npz:
             values = {k: npz[k] for k in npz.files}
