@@ -176,9 +176,9 @@ CHECK_DIAGNOSES = {
     "ex5_wrong_latent_shape": "experiment_latents[{key!r}] has shape {shape}; each technique's codes must have "
                               "shape (n, 32).",
     "ex5_bad_target": "TARGET_CATEGORY must be an int from 0 to 9 (a Fashion-MNIST label); got {got}.",
-    "ex5_near_duplicates": "Only {distinct} of your {n} decoded images differ from each other (mean pixel "
-                           "difference >= {threshold}); the experiment needs at least {min} distinct images. "
-                           "Vary the codes more.",
+    "ex5_near_duplicates": "Too many near-duplicates: only {distinct} distinct image(s) among your {n} (two count as "
+                           "one when their mean pixel difference is below {threshold}); the experiment needs at "
+                           "least {min}. Vary the codes more.",
     "ex5_off_target": "The judge classifier names {target} for {hits} of {n} decoded images ({share:.0%}); at "
                       "least {min_share:.0%} are needed. Most were seen as: {seen}.",
 }

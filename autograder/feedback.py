@@ -30,22 +30,27 @@ def text_report(cell_id, results) -> str:
     return "\n".join(lines)
 
 
+CELL = 'style="padding:3px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"'
+
+
 def html_report(cell_id, results, pictures=()) -> str:
     rows = "".join(
-        f"<tr><td>{'&#10004;' if r.passed else '&#10008;'}</td><td>{html.escape(r.name)}</td>"
-        f"<td>{r.points:g} / {r.max_points:g}</td><td>{html.escape(r.message) or 'passed'}</td></tr>"
+        f"<tr><td {CELL}><span style=\"color:{'#1a7f37' if r.passed else '#cf222e'};font-weight:bold\">"
+        f"{'&#10004; pass' if r.passed else '&#10008; fail'}</span></td><td {CELL}><code>{html.escape(r.name)}</code></td>"
+        f"<td {CELL}>{r.points:g}&nbsp;/&nbsp;{r.max_points:g}</td><td {CELL}>{html.escape(r.message) or 'passed'}</td></tr>"
         for r in results)
-    images = "".join(f'<figure><img src="data:image/png;base64,{png}" style="max-width:100%"/>'
+    images = "".join(f'<figure style="margin:8px 0"><img src="data:image/png;base64,{png}" style="max-width:100%"/>'
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>" for caption, png in pictures)
     total = sum(r.max_points for r in results)
+    header = "".join(f"<th {CELL}>{h}</th>" for h in ("", "check", "points", "message"))
     return (f"<div class='latent-lab-feedback'><h4>{html.escape(TITLES.get(cell_id, cell_id))}: "
-            f"{score(results):g} / {total:g} points</h4><table><tr><th></th><th>check</th><th>points</th>"
-            f"<th>message</th></tr>{rows}</table>{images}</div>")
+            f"{score(results):g} / {total:g} points</h4><table style=\"border-collapse:collapse\"><tr>{header}</tr>"
+            f"{rows}</table>{images}</div>")
 
 
 def _png(fig) -> str:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=60, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 

@@ -188,7 +188,7 @@ EX5 = {
     "ex5_wrong_latent_shape": ({"contract"}, "must have shape (n, 32)"),
     "ex5_non_finite": ({"contract"}, "NaN or infinite"),
     "ex5_bad_target": ({"contract", "on_target"}, "int from 0 to 9"),
-    "ex5_near_duplicates": ({"diversity"}, "differ from each other"),
+    "ex5_near_duplicates": ({"diversity"}, "Too many near-duplicates"),
     "ex5_off_target": ({"on_target"}, "names Trouser for 0 of 36"),
 }
 

@@ -23,7 +23,7 @@ import course_config as cfg  # noqa: E402
 SOURCE = ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
 RELEASE = ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
 EXPECTED = HERE / "expected_scores.json"
-SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\n", re.M)
+SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", re.M)
 
 FULL = {"ex3_arithmetic": 4.0, "ex4_grid": 4.0, "ex5_experiment": 4.0}
 
@@ -123,7 +123,7 @@ SUBMISSIONS = {
                                      "neighbourhood = z_center + 0.0001 * noise"),
                              replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)",
                                      "'copies': z_center.repeat(10, 1)")],
-                            {**FULL, "ex5_experiment": 3}, "differ from each other"),
+                            {**FULL, "ex5_experiment": 3}, "Too many near-duplicates"),
     "ex5_off_target": ([replace("ex5_experiment", "TARGET_CATEGORY = 7  # Sneaker", "TARGET_CATEGORY = 1  # Trouser"),
                         replace("ex5_experiment", "get_items_by_category(test_dataset, TARGET_CATEGORY, n=50)",
                                 "get_items_by_category(test_dataset, 7, n=50)")],
