@@ -7,13 +7,14 @@ CELL = "ex3_arithmetic"
 SHAPE = (1, 32)
 
 
-def _fail_with_diagnosis(name, got, expected, reference, context):
+def _fail_with_diagnosis(name, got, expected, reference, context, answer):
     found = diagnose(f"ex3.{name}", got, {"reference": reference, **context}, cfg.LATENT_TOLERANCE)
     if not found and looks_sampled(got, expected, reference["category_mean_logvar"][cfg.EX3_CATEGORIES["sandal"]],
                                    cfg.EX3_N_SAMPLES):
         found = CHECK_DIAGNOSES["ex3_sampled_z"].format(name=name)
-    raise CheckFailed(f"{found} ({error_report(got, expected)})" if found else
-                      f"`{name}` does not match the reference: {error_report(got, expected)}.")
+    details = (f"{error_report(got, expected)}; you gave a {answer.describe()}, the reference is a float32 tensor "
+               f"of shape {SHAPE}")
+    raise CheckFailed(f"{found} ({details})" if found else f"`{name}` does not match the reference: {details}.")
 
 
 def test_shapes(student, reference):
@@ -26,7 +27,7 @@ def test_boot_direction(student, reference):
     expected = reference["ex3.boot_direction"]
     got = reshape_like(as_array(student.get("boot_direction"), "boot_direction"), SHAPE, "boot_direction")
     if not is_close(got, expected, cfg.LATENT_TOLERANCE):
-        _fail_with_diagnosis("boot_direction", got, expected, reference, {})
+        _fail_with_diagnosis("boot_direction", got, expected, reference, {}, student.get("boot_direction"))
 
 
 def test_z_result(student, reference):
@@ -41,4 +42,4 @@ def test_z_result(student, reference):
         direction = reference["ex3.boot_direction"]
     expected = sandal + direction
     if not is_close(got, expected, cfg.LATENT_TOLERANCE):
-        _fail_with_diagnosis("z_result", got, expected, reference, context)
+        _fail_with_diagnosis("z_result", got, expected, reference, context, student.get("z_result"))
