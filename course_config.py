@@ -108,5 +108,12 @@ EX5_MIN_TECHNIQUES = 2         # ... made with at least two techniques
 # Mean |pixel difference| below which two decoded images count as one: half the smallest step of the example
 # experiment's dimension sweep (0.0067); the sweep's own repeated centre image sits at 0.0016.
 EX5_DUPLICATE_PIXEL_DISTANCE = 0.004
-EX5_MIN_ON_TARGET = 0.6        # share of decoded images the judge must name TARGET_CATEGORY (example: 100 %)
+# The judge must name TARGET_CATEGORY for this share of the distinct decoded images (of at least EX5_MIN_CODES).
+EX5_MIN_ON_TARGET = 0.6
+# ... or less for categories this VAE decodes poorly: the bar is at most this fraction of what the lesson's example
+# experiment reaches for the category (measured: Sneaker 100 %, Trouser 100 %, Sandal 8 %, Shirt 25 %, Bag 69 %).
+EX5_ON_TARGET_RELATIVE = 0.6
+# A decoded image changes little when encoded and decoded again (at most 0.08 mean |pixel change| on the reference
+# grid); uniform noise changes by 0.25 or more. Ex4's format points need most cells below this.
+DECODED_LIKE_DISTANCE = 0.15
 GRADER_CACHE_DIR = COURSE_ROOT / ".cache"  # reference answers cached by checkpoint sha256; gitignored

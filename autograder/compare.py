@@ -43,14 +43,21 @@ def reshape_like(array: np.ndarray, expected_shape, name: str) -> np.ndarray:
     return array.reshape(expected_shape)
 
 
+REL_ERROR_FLOOR = 0.05  # relative error is only reported where |expected| >= this: near 0 it means nothing
+
+
 def error_report(got: np.ndarray, expected: np.ndarray) -> str:
-    """max abs error, max rel error, and where they occur."""
+    """max abs error, max rel error (where the expected value is not near 0), and where they occur."""
     abs_err = np.abs(got - expected)
-    rel_err = abs_err / np.maximum(np.abs(expected), np.finfo(np.float64).tiny)
     at_abs = tuple(int(i) for i in np.unravel_index(abs_err.argmax(), abs_err.shape))
-    at_rel = tuple(int(i) for i in np.unravel_index(rel_err.argmax(), rel_err.shape))
-    return (f"max abs error {abs_err.max():.3g} at index {at_abs} (got {got[at_abs]:.4g}, expected "
-            f"{expected[at_abs]:.4g}); max rel error {rel_err.max():.3g} at index {at_rel}")
+    report = (f"max abs error {abs_err.max():.3g} at index {at_abs} (got {got[at_abs]:.4g}, expected "
+              f"{expected[at_abs]:.4g})")
+    sizable = np.abs(expected) >= REL_ERROR_FLOOR
+    if sizable.any():
+        rel_err = np.where(sizable, abs_err / np.where(sizable, np.abs(expected), 1.0), 0.0)
+        at_rel = tuple(int(i) for i in np.unravel_index(rel_err.argmax(), rel_err.shape))
+        report += f"; max rel error {rel_err.max():.3g} at index {at_rel} (where |expected| >= {REL_ERROR_FLOOR})"
+    return report
 
 
 def is_close(got: np.ndarray, expected: np.ndarray, tolerance: dict) -> bool:

@@ -164,8 +164,8 @@ BY_NAME = {d.name: d for d in CATALOGUE}
 # one message each; the checks format them with what they found. Problems any value can have (missing, NaN or
 # inf, a Tensor subclass, its own `==`, a wrong shape) are named by autograder.compare.as_array for every answer.
 CHECK_DIAGNOSES = {
-    "ex3_sampled_z": "{name} is close to the reference but not equal: it looks like it was built from sampled z "
-                     "(model(x) or reparameterize) instead of mu. Use encode_to_mu, which returns mu.",
+    "ex3_sampled_z": "{name} is off by about as much as random sampling would make it: it looks like it was built "
+                     "from sampled z (model(x) or reparameterize) instead of mu. Use encode_to_mu, which returns mu.",
     "ex4_pixels_0_255": "decoded_grid has pixels up to {max:.4g}: it is on a 0-255 scale. Keep the decoder's "
                         "output in [0, 1], as model.decode returns it.",
     "ex4_wrong_image_shape": "Each cell of decoded_grid should be one 28x28 image; got cells of shape {shape}. "
@@ -179,8 +179,9 @@ CHECK_DIAGNOSES = {
     "ex5_near_duplicates": "Too many near-duplicates: only {distinct} distinct image(s) among your {n} (two count as "
                            "one when their mean pixel difference is below {threshold}); the experiment needs at "
                            "least {min}. Vary the codes more.",
-    "ex5_off_target": "The judge classifier names {target} for {hits} of {n} decoded images ({share:.0%}); at "
-                      "least {min_share:.0%} are needed. Most were seen as: {seen}.",
+    "ex5_off_target": "The judge classifier names {target} for {hits} of your {n} distinct decoded images; {needed} "
+                      "are needed ({bar:.0%} of your distinct images, and of at least 15; the bar for {target} is "
+                      "set from what the lesson's example experiment reaches). Most were seen as: {seen}.",
 }
 
 

@@ -16,6 +16,9 @@ from reference import data, solutions
 from reference.checkpoints import load_model
 
 
+REFERENCE_VERSION = 2  # bump when compute() changes what it stores
+
+
 @dataclass
 class Reference:
     values: dict          # name -> float64 array (see compute())
@@ -31,13 +34,24 @@ class Reference:
         return self.vae.decode(torch.from_numpy(codes).float()).squeeze(1).double().numpy()
 
     @torch.no_grad()
+    def decoder_distance(self, images: np.ndarray) -> np.ndarray:
+        """Mean |pixel change| of each (28, 28) image when encoded (mu) and decoded again by the reference VAE."""
+        x = torch.from_numpy(np.clip(images, 0, 1)).float().reshape(-1, 1, 28, 28)
+        return (self.vae.decode(self.vae.encode(x)[0]) - x).abs().mean(dim=(1, 2, 3)).double().numpy()
+
+    def on_target_bar(self, category: int) -> float:
+        """Share of distinct decoded images the judge must name `category`, for this VAE."""
+        example = float(self.values["ex5.example_on_target"][category])
+        return min(cfg.EX5_MIN_ON_TARGET, cfg.EX5_ON_TARGET_RELATIVE * example)
+
+    @torch.no_grad()
     def judge(self, images: np.ndarray) -> np.ndarray:
         """The classifier's category for each (28, 28) image."""
         return self.classifier(torch.from_numpy(images).float().reshape(-1, 1, 28, 28)).argmax(1).numpy()
 
 
 @torch.no_grad()
-def compute(vae, test_set) -> dict:
+def compute(vae, classifier, test_set) -> dict:
     n = cfg.EX3_N_SAMPLES
     ex3 = solutions.ex3_arithmetic(vae, test_set)
     values = {f"ex3.{k}": v for k, v in ex3.items()}
@@ -52,12 +66,19 @@ def compute(vae, test_set) -> dict:
                    "category_first_mu": torch.stack(firsts)})
     values["ex4.decoded_grid"] = solutions.ex4_grid(vae)
     values["ex4.grid_values"] = torch.linspace(*cfg.EX4_GRID_RANGE, cfg.EX4_GRID_SIZE)
+    # What the lesson's example experiment reaches per category: sets a fair Ex5 bar for every category.
+    shares = []
+    for category in range(10):
+        _, experiment = solutions.ex5_example_experiment(vae, test_set, category=category)
+        verdicts = classifier(vae.decode(torch.cat(list(experiment.values())))).argmax(1)
+        shares.append((verdicts == category).double().mean())
+    values["ex5.example_on_target"] = torch.stack(shares)
     return {k: v.double().cpu().numpy() for k, v in values.items()}
 
 
 def cache_key() -> str:
     """The checkpoint's sha256 and every setting the reference answers depend on."""
-    settings = repr((cfg.VAE_SHA256, cfg.EX3_N_SAMPLES, sorted(cfg.EX3_CATEGORIES.items()), cfg.EX4_GRID_SIZE,
+    settings = repr((REFERENCE_VERSION, cfg.VAE_SHA256, cfg.CLASSIFIER_SHA256, cfg.EX3_N_SAMPLES, sorted(cfg.EX3_CATEGORIES.items()), cfg.EX4_GRID_SIZE,
                      cfg.EX4_GRID_RANGE, cfg.EX4_DIMS))
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
@@ -70,7 +91,7 @@ def get_reference() -> Reference:
         with np.load(cache, allow_pickle=False) as npz:
             values = {k: npz[k] for k in npz.files}
     except (OSError, ValueError):  # no cache yet, or a broken one: recompute
-        values = compute(vae, data.load("test"))
+        values = compute(vae, classifier, data.load("test"))
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(cache.name + ".tmp.npz")
         np.savez(tmp, **values)

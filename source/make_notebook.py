@@ -705,6 +705,10 @@ def cells():
         - `experiment_latents`: a dict from technique name to a tensor of latent codes of shape `(n, 32)`, for
           example `{'neighbourhood sampling': codes_a, 'dimension sweep': codes_b}`.
 
+        The classifier must recognise your category in 60 % of your distinct images. Some categories are hard for
+        this VAE (its decoded sandals and shirts often look like sneakers and T-shirts), so for those the bar is
+        lower: it is set per category from what the lesson's own example experiment reaches.
+
         This is independent — write the code from scratch. No skeleton is provided.
         """),
         predict(5, """Which category will you generate, and what do you expect to happen as you move further from

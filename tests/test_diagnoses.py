@@ -188,8 +188,8 @@ EX5 = {
     "ex5_wrong_latent_shape": ({"contract"}, "must have shape (n, 32)"),
     "ex5_non_finite": ({"contract"}, "NaN or infinite"),
     "ex5_bad_target": ({"contract", "on_target"}, "int from 0 to 9"),
-    "ex5_near_duplicates": ({"diversity"}, "Too many near-duplicates"),
-    "ex5_off_target": ({"on_target"}, "names Trouser for 0 of 36"),
+    "ex5_near_duplicates": ({"diversity", "on_target"}, "Too many near-duplicates"),  # repeats earn nothing
+    "ex5_off_target": ({"on_target"}, "names Trouser for 0 of your 35 distinct"),
 }
 
 
@@ -205,3 +205,25 @@ def test_every_catalogue_entry_has_a_test_here():
     tested = set(EX3) | set(EX4) | set(EX5)
     assert {d.name for d in CATALOGUE} <= tested
     assert set(CHECK_DIAGNOSES) <= tested
+
+
+def test_random_pixels_of_the_right_shape_earn_no_format_points(tmp_path, ref):
+    noise = torch.rand(10, 10, 28, 28, generator=torch.Generator().manual_seed(0))
+    outcome = grade(tmp_path, ref, "ex4_grid", {"decoded_grid": noise})
+    assert failed(outcome) == {"shape", "pixel_scale", "cells", "orientation"}
+    assert "not hold images made by the VAE's decoder" in outcome["shape"]
+
+
+def test_a_label_written_as_a_string_costs_the_contract_point_only(tmp_path, ref, correct):
+    outcome = grade(tmp_path, ref, "ex5_experiment", {"TARGET_CATEGORY": str(correct["TARGET_CATEGORY"]),
+                                                       "experiment_latents": correct["experiment_latents"]})
+    assert failed(outcome) == {"contract"} and "int from 0 to 9" in outcome["contract"]
+
+
+@pytest.mark.parametrize("category", range(10))
+def test_the_lessons_example_experiment_passes_for_every_category(tmp_path, ref, vae, test_set, category):
+    """A category this VAE decodes poorly (Sandal, Shirt) gets a bar it can reach, not a 60 % it cannot."""
+    _, experiment = solutions.ex5_example_experiment(vae, test_set, category=category)
+    outcome = grade(tmp_path, ref, "ex5_experiment", {"TARGET_CATEGORY": category, "experiment_latents": experiment})
+    assert failed(outcome) == set(), outcome
+    assert 0 < ref.on_target_bar(category) <= 0.6

@@ -27,9 +27,20 @@ def student_grid(student):
     return array
 
 
+def require_decoded_images(grid, reference):
+    """Format points are for a grid of decoded images, not for any array of the right shape (random pixels)."""
+    distances = reference.decoder_distance(grid.reshape(-1, 28, 28))
+    far = int((distances > cfg.DECODED_LIKE_DISTANCE).sum())
+    if far > distances.size // 2:
+        raise CheckFailed(
+            f"decoded_grid does not hold images made by the VAE's decoder: {far} of {distances.size} cells change "
+            f"a lot when encoded and decoded again (median {np.median(distances):.2f}; decoded images stay below "
+            f"{cfg.DECODED_LIKE_DISTANCE}). Fill each cell with model.decode(z).")
+
+
 def test_shape(student, reference):
     shape = as_array(student.get("decoded_grid"), "decoded_grid").shape
-    student_grid(student)  # a grid it cannot read at all fails here with its own message
+    require_decoded_images(student_grid(student), reference)  # unreadable grids fail in student_grid
     if not same_numbers_shape(shape, (N, N, 28, 28)):
         key = "ex4_wrong_image_shape" if shape[:2] == (N, N) else "ex4_wrong_grid_size"
         raise CheckFailed(CHECK_DIAGNOSES[key].format(shape=shape[2:] if key == "ex4_wrong_image_shape" else shape))
@@ -37,7 +48,7 @@ def test_shape(student, reference):
 
 def test_pixel_scale(student, reference):
     array = as_array(student.get("decoded_grid"), "decoded_grid")
-    student_grid(student)  # an empty or unreadable grid fails with its own message
+    require_decoded_images(student_grid(student), reference)  # unreadable grids fail in student_grid
     if array.max() > cfg.PIXEL_SCALE_MAX:
         raise CheckFailed(CHECK_DIAGNOSES["ex4_pixels_0_255"].format(max=array.max()))
     if array.min() < 0:

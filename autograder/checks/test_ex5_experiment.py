@@ -8,12 +8,16 @@ from autograder.diagnoses import CHECK_DIAGNOSES
 CELL = "ex5_experiment"
 
 
-def target_category(student) -> int:
+def target_category(student, strict=True) -> int:
+    """The target label. strict=False also reads a label written as a string ('7'): the wrong type costs the
+    contract point, not the judging of the images too."""
     answer = student.get("TARGET_CATEGORY")
     if answer is None or answer.kind == "missing":
         raise CheckFailed("`TARGET_CATEGORY` is not defined. Set it to the label (0-9) of the category you generate.")
     value = answer.value if answer.kind == "scalar" else (answer.array.item() if answer.kind == "array"
                                                          and answer.array.size == 1 else None)
+    if not strict and isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 <= value <= 9:
         raise CheckFailed(CHECK_DIAGNOSES["ex5_bad_target"].format(got=answer.describe()))
     return int(value)
@@ -67,18 +71,18 @@ def test_contract(student, reference):
         raise CheckFailed(CHECK_DIAGNOSES["ex5_too_few_codes"].format(n=n, min=cfg.EX5_MIN_CODES))
 
 
-def count_distinct(images: np.ndarray, threshold: float) -> int:
+def distinct_images(images: np.ndarray, threshold: float) -> np.ndarray:
     """Greedy: an image is new if its mean |pixel difference| to every image kept so far is >= threshold."""
     kept = []
-    for image in images:
-        if all(np.abs(image - other).mean() >= threshold for other in kept):
-            kept.append(image)
-    return len(kept)
+    for i, image in enumerate(images):
+        if all(np.abs(image - images[j]).mean() >= threshold for j in kept):
+            kept.append(i)
+    return images[kept]
 
 
 def test_diversity(student, reference):
     images = reference.decode(all_codes(student))
-    distinct = count_distinct(images, cfg.EX5_DUPLICATE_PIXEL_DISTANCE)
+    distinct = len(distinct_images(images, cfg.EX5_DUPLICATE_PIXEL_DISTANCE))
     needed = min(len(images), cfg.EX5_MIN_CODES)  # too few codes is the contract's fault, not diversity's
     if distinct < needed:
         raise CheckFailed(CHECK_DIAGNOSES["ex5_near_duplicates"].format(
@@ -86,12 +90,16 @@ def test_diversity(student, reference):
 
 
 def test_on_target(student, reference):
-    target = target_category(student)
-    verdicts = reference.judge(reference.decode(all_codes(student)))
+    """Judged on distinct images only, counted against at least EX5_MIN_CODES: one good image repeated earns
+    nothing here. The bar is per category (Reference.on_target_bar)."""
+    target = target_category(student, strict=False)
+    images = distinct_images(reference.decode(all_codes(student)), cfg.EX5_DUPLICATE_PIXEL_DISTANCE)
+    verdicts = reference.judge(images)
     hits = int((verdicts == target).sum())
-    if hits < cfg.EX5_MIN_ON_TARGET * len(verdicts):
+    bar = reference.on_target_bar(target)
+    needed = int(np.ceil(bar * max(len(images), cfg.EX5_MIN_CODES) - 1e-9))
+    if hits < needed:
         counts = np.bincount(verdicts, minlength=10)
         seen = ", ".join(f"{cfg.CATEGORY_NAMES[c]} {counts[c]}" for c in np.argsort(-counts)[:3] if counts[c])
         raise CheckFailed(CHECK_DIAGNOSES["ex5_off_target"].format(
-            target=cfg.CATEGORY_NAMES[target], hits=hits, n=len(verdicts), share=hits / len(verdicts),
-            min_share=cfg.EX5_MIN_ON_TARGET, seen=seen))
+            target=cfg.CATEGORY_NAMES[target], hits=hits, n=len(images), needed=needed, bar=bar, seen=seen))

@@ -119,11 +119,12 @@ SUBMISSIONS = {
                                    "'dimension sweep': torch.cat(sweep)}",
                                    "experiment_latents = {'neighbourhood sampling': neighbourhood}")],
                           {**FULL, "ex5_experiment": 3}, "1 technique(s)"),
+    # Copies of one good image: diversity fails, and on_target counts distinct images only.
     "ex5_near_duplicates": ([replace("ex5_experiment", "neighbourhood = z_center + 0.5 * noise",
                                      "neighbourhood = z_center + 0.0001 * noise"),
                              replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)",
                                      "'copies': z_center.repeat(10, 1)")],
-                            {**FULL, "ex5_experiment": 3}, "Too many near-duplicates"),
+                            {**FULL, "ex5_experiment": 1}, "Too many near-duplicates"),
     "ex5_off_target": ([replace("ex5_experiment", "TARGET_CATEGORY = 7  # Sneaker", "TARGET_CATEGORY = 1  # Trouser"),
                         replace("ex5_experiment", "get_items_by_category(test_dataset, TARGET_CATEGORY, n=50)",
                                 "get_items_by_category(test_dataset, 7, n=50)")],
@@ -138,9 +139,13 @@ SUBMISSIONS = {
         replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                 "boot_direction = z_sneaker_avg - z_ankle_boot_avg"),
         replace("ex4_grid", "for d2_val in reversed(grid_range):", "for d2_val in grid_range:"),
-        replace("ex5_experiment", "neighbourhood = z_center + 0.5 * noise", "neighbourhood = z_center + 0.0001 * noise"),
-        replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)", "'copies': z_center.repeat(10, 1)")],
+        replace("ex5_experiment", "experiment_latents = {'neighbourhood sampling': neighbourhood, "
+                "'dimension sweep': torch.cat(sweep)}", "experiment_latents = {'neighbourhood sampling': neighbourhood}")],
         {"ex3_arithmetic": 2.5, "ex4_grid": 3, "ex5_experiment": 3}, "upside down"),
+    "ex5_target_as_string": ([replace("ex5_experiment", "TARGET_CATEGORY = 7  # Sneaker", "TARGET_CATEGORY = '7'"),
+                              replace("ex5_experiment", "get_items_by_category(test_dataset, TARGET_CATEGORY, n=50)",
+                                      "get_items_by_category(test_dataset, 7, n=50)")],
+                             {**FULL, "ex5_experiment": 3}, "int from 0 to 9"),
     # Correct work written differently: full marks.
     "variant_shape_32": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                                   "boot_direction = (z_ankle_boot_avg - z_sneaker_avg).squeeze(0)"),
@@ -175,6 +180,8 @@ SUBMISSIONS = {
                 "boot_direction = torch.zeros(1, 32)"),
         replace("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction", "z_result = torch.zeros(1, 32)")],
         {**FULL, "ex3_arithmetic": 1.0}, "does not match the reference"),
+    "cheat_random_grid": ([append("ex4_grid", "decoded_grid = np.random.rand(10, 10, 28, 28)  # right shape, no decoding")],
+                          {**FULL, "ex4_grid": 0}, "not hold images made by the VAE's decoder"),
     "cheat_tensor_subclass": ([append("ex3_arithmetic",
         "class AlwaysEqual(torch.Tensor):\n"
         "    def __eq__(self, other):\n        return True\n"
