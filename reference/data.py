@@ -12,8 +12,12 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import course_config as cfg
+
+if TYPE_CHECKING:  # torch loads only when images are needed, so `make data` stays fast
+    import torch
 
 EXPECTED_SIZES = {"train": 60_000, "test": 10_000}
 FIX_HINT = (

@@ -119,7 +119,7 @@ def cells():
         **Before you submit:** run the whole notebook top to bottom (*Kernel > Restart & Run All*). The autograder runs
         it the same way, in a fresh kernel, and compares your answers with a reference implementation.
         """),
-        locked("setup", f"""
+        locked("setup", """
         # Setup
         import hashlib
         import os
@@ -148,7 +148,7 @@ def cells():
 
         # Device setup
         device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-        print(f'Using device: {{device}}')
+        print(f'Using device: {device}')
         """),
         locked("vae_definition", """
         # ============================================================

@@ -2,7 +2,6 @@
 import re
 
 import pytest
-import torch
 
 import course_config as cfg
 from reference.model_card import README_BEGIN, README_END
