@@ -110,9 +110,11 @@ EX5_MIN_TECHNIQUES = 2         # ... made with at least two techniques
 EX5_DUPLICATE_PIXEL_DISTANCE = 0.004
 # The judge must name TARGET_CATEGORY for this share of the distinct decoded images (of at least EX5_MIN_CODES).
 EX5_MIN_ON_TARGET = 0.6
-# ... or less for categories this VAE decodes poorly: the bar is at most this fraction of what the lesson's example
-# experiment reaches for the category (measured: Sneaker 100 %, Trouser 100 %, Sandal 8 %, Shirt 25 %, Bag 69 %).
-EX5_ON_TARGET_RELATIVE = 0.6
+# The classifier judges a category only if it recognises at least this share of the lesson's own example experiment
+# for it (measured: Sneaker 100 %, Trouser 100 %, Bag 69 %, Shirt 25 %, Sandal 8 %). For the others the VAE judges
+# itself: each decoded image is encoded again and named after the nearest category centre (mean mu of 50 test
+# items), which names 81-97 % of the example's images right for every category and 2-16 % of prior samples.
+EX5_CLASSIFIER_TRUSTED = 0.5
 # A decoded image changes little when encoded and decoded again (at most 0.08 mean |pixel change| on the reference
 # grid); uniform noise changes by 0.25 or more. Ex4's format points need most cells below this.
 DECODED_LIKE_DISTANCE = 0.15

@@ -179,9 +179,9 @@ CHECK_DIAGNOSES = {
     "ex5_near_duplicates": "Too many near-duplicates: only {distinct} distinct image(s) among your {n} (two count as "
                            "one when their mean pixel difference is below {threshold}); the experiment needs at "
                            "least {min}. Vary the codes more.",
-    "ex5_off_target": "The judge classifier names {target} for {hits} of your {n} distinct decoded images; {needed} "
-                      "are needed ({bar:.0%} of your distinct images, and of at least 15; the bar for {target} is "
-                      "set from what the lesson's example experiment reaches). Most were seen as: {seen}.",
+    "ex5_off_target": "Judged by {judge}: {hits} of your {n} distinct decoded images are {target}; {needed} are "
+                      "needed ({bar:.0%} of your distinct images, counted against at least 15). Most were seen as: "
+                      "{seen}.",
 }
 
 

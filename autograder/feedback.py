@@ -94,7 +94,7 @@ def ex5_pictures(reference, codes_by_technique, target):
     pictures = []
     for technique, codes in codes_by_technique.items():
         images = reference.decode(codes)[:30]
-        labels = reference.judge(images)
+        labels = reference.judge(images, target)
         cols = 10
         rows = (len(images) + cols - 1) // cols
         fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3), squeeze=False)

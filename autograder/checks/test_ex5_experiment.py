@@ -91,15 +91,16 @@ def test_diversity(student, reference):
 
 def test_on_target(student, reference):
     """Judged on distinct images only, counted against at least EX5_MIN_CODES: one good image repeated earns
-    nothing here. The bar is per category (Reference.on_target_bar)."""
+    nothing here. The judge is the classifier, or the VAE itself for categories the classifier cannot recognise."""
     target = target_category(student, strict=False)
     images = distinct_images(reference.decode(all_codes(student)), cfg.EX5_DUPLICATE_PIXEL_DISTANCE)
-    verdicts = reference.judge(images)
+    verdicts = reference.judge(images, target)
     hits = int((verdicts == target).sum())
-    bar = reference.on_target_bar(target)
+    bar = cfg.EX5_MIN_ON_TARGET
     needed = int(np.ceil(bar * max(len(images), cfg.EX5_MIN_CODES) - 1e-9))
     if hits < needed:
         counts = np.bincount(verdicts, minlength=10)
         seen = ", ".join(f"{cfg.CATEGORY_NAMES[c]} {counts[c]}" for c in np.argsort(-counts)[:3] if counts[c])
         raise CheckFailed(CHECK_DIAGNOSES["ex5_off_target"].format(
-            target=cfg.CATEGORY_NAMES[target], hits=hits, n=len(images), needed=needed, bar=bar, seen=seen))
+            judge=reference.judge_name(target), target=cfg.CATEGORY_NAMES[target], hits=hits, n=len(images),
+            needed=needed, bar=bar, seen=seen))
