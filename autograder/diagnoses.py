@@ -105,6 +105,8 @@ def _other_arrangements(c):
     yield grid.transpose(1, 0, 2, 3), "rows and columns are swapped"
 
 
+# The next two cannot rebuild 100 images from one exported code; they read the last code the student's loop built
+# (`z`) and, when it shows the mistake, offer the student's own grid as the candidate, so they match exactly then.
 def _last_code_other_dims(c):
     z = c.get("last_code")
     if z is not None and z.size == 32 and np.abs(z.reshape(-1)[2:]).max() > 1e-6:
