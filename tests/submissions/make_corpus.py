@@ -128,7 +128,7 @@ SUBMISSIONS = {
     "ex5_off_target": ([replace("ex5_experiment", "TARGET_CATEGORY = 7  # Sneaker", "TARGET_CATEGORY = 1  # Trouser"),
                         replace("ex5_experiment", "get_items_by_category(test_dataset, TARGET_CATEGORY, n=50)",
                                 "get_items_by_category(test_dataset, 7, n=50)")],
-                       {**FULL, "ex5_experiment": 2}, "The judge classifier names Trouser"),
+                       {**FULL, "ex5_experiment": 2}, "decoded images are Trouser"),
     "ex5_wrong_latent_shape": ([replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)",
                                         "'dimension sweep': torch.cat(sweep)[:, :16]")],
                                {**FULL, "ex5_experiment": 3}, "must have shape (n, 32)"),
