@@ -105,6 +105,7 @@ IMAGE_TOLERANCE = dict(atol=3e-2, rtol=0.0)    # decoded pixels in [0, 1]
 PIXEL_SCALE_MAX = 1.0 + 1e-3   # a grid whose pixels exceed this is on the wrong scale (0-255)
 EX5_MIN_CODES = 15             # the lesson asks for at least 15 generated images
 EX5_MIN_TECHNIQUES = 2         # ... made with at least two techniques
+EX5_MAX_CODES = 500            # codes judged at most (the first ones): the duplicate search grows with n squared
 # Mean |pixel difference| below which two decoded images count as one: half the smallest step of the example
 # experiment's dimension sweep (0.0067); the sweep's own repeated centre image sits at 0.0016.
 EX5_DUPLICATE_PIXEL_DISTANCE = 0.004
@@ -118,4 +119,16 @@ EX5_CLASSIFIER_TRUSTED = 0.5
 # A decoded image changes little when encoded and decoded again (at most 0.08 mean |pixel change| on the reference
 # grid); uniform noise changes by 0.25 or more. Ex4's format points need most cells below this.
 DECODED_LIKE_DISTANCE = 0.15
+# Every grading kernel runs in a bubblewrap sandbox (autograder/sandbox.py). "none" grades without isolation:
+# student code can then read and change the course; every report says so. Only for a machine without bwrap.
+SANDBOX = "bwrap"
+SANDBOX_LIMITS = dict(
+    memory_mb=3072,     # heap per process (RLIMIT_DATA); the kernel uses ~0.9 GB after its imports, ~1.2 GB at most
+    file_mb=256,        # largest file the kernel may write (RLIMIT_FSIZE); vae.pt and the exports are far smaller
+    processes=64,       # processes and threads in the box; torch starts one thread per core, data loaders a few
+    work_mb=512,        # the kernel's cwd and HOME (tmpfs): room for a downloaded dataset copy and figures
+    tmp_mb=256,         # /tmp and /dev/shm each (tmpfs)
+)
+SUBMISSION_TIMEOUT_SECONDS = 600  # whole notebook; an honest one runs in ~10 s when grading, ~45 s with every plot
+OUTPUT_LIMIT_BYTES = 2_000_000    # text and pictures kept from one notebook's run; the rest is dropped, with a note
 GRADER_CACHE_DIR = COURSE_ROOT / ".cache"  # reference answers cached by checkpoint sha256; gitignored

@@ -15,6 +15,7 @@ c.CourseDirectory.course_id = cfg.COURSE_ID
 from autograder import pipeline  # noqa: E402
 
 # The grading flow, one list each (see autograder/pipeline.py).
+c.Autograde.exporter_class = pipeline.READER
 c.Autograde.sanitize_preprocessors = pipeline.SANITIZE
 c.Autograde.autograde_preprocessors = pipeline.AUTOGRADE
 c.Execute.timeout = cfg.CELL_TIMEOUT_SECONDS

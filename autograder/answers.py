@@ -27,7 +27,9 @@ class Answer:
             kind = "list" if self.info.get("dtype") == "list" else self.info.get("type", "array").split(".")[-1]
             return f"{self.info.get('dtype')} {kind} of shape {tuple(self.array.shape)}{where}"
         if self.kind == "scalar":
-            return f"{type(self.value).__name__} {self.value!r}"
+            return f"{type(self.value).__name__} {self.value!r}"[:200]
+        if self.kind == "unsupported":
+            return f"value the grader cannot read: {self.info.get('reason', 'unknown type')}"
         return self.info.get("type", self.kind)
 
 
@@ -35,14 +37,27 @@ class ExportUnreadable(Exception):
     pass
 
 
-def _build(name: str, info: dict, arrays, key: str) -> Answer:
+# What the grader reads from one cell's export at most: an honest one is a few hundred KB (the 10x10 grid is
+# 78,400 float64s). Everything is checked before it is parsed; the kernel that wrote it is not trusted.
+MAX_EXPORT_BYTES = 32 * 2**20   # 4 million float64 numbers, once unpacked
+MAX_ARRAYS = 1_000
+MAX_META_BYTES = 1 * 2**20
+MAX_DEPTH = 8   # a dict of techniques holds arrays: two levels; deeper nesting is not an answer
+
+
+def _build(name: str, info: dict, arrays, key: str, depth: int = 0) -> Answer:
+    if not isinstance(info, dict):
+        raise ExportUnreadable(f"{key}: not a description")
+    if depth > MAX_DEPTH:
+        raise ExportUnreadable(f"values nested more than {MAX_DEPTH} levels deep")
     kind = info.get("kind", "unsupported")
     if kind == "array":
         if key not in arrays:
             raise ExportUnreadable(f"array {key} is missing")
         return Answer(name, kind, array=arrays[key], info=info)
     if kind == "dict":
-        items = [_build(item["name"], item, arrays, f"{key}.{i}") for i, item in enumerate(info.get("items", []))]
+        items = [_build(str(item.get("name")) if isinstance(item, dict) else "?", item, arrays, f"{key}.{i}", depth + 1)
+                 for i, item in enumerate(info.get("items", []))]
         return Answer(name, kind, items=items, info=info)
     if kind == "scalar":
         return Answer(name, kind, value=info.get("value"), info=info)
@@ -54,12 +69,28 @@ def load_cell_answers(answers_dir: Path, cell_id: str) -> Optional[dict]:
 
     Raises ExportUnreadable for a file that is not a valid export."""
     path = Path(answers_dir) / f"{cell_id}.npz"
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file() or path.stat().st_size == 0:  # the sandbox pre-creates it empty
         return None
     try:
+        _check_size(path)
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(str(arrays.pop(META_KEY)))
-        return {name: _build(name, info, arrays, name) for name, info in meta["values"].items()}
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
-        raise ExportUnreadable(f"{path.name}: {err}") from None
+        return {str(name): _build(str(name), info, arrays, str(name)) for name, info in meta["values"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, zipfile.BadZipFile) as err:
+        raise ExportUnreadable(f"{path.name}: {str(err)[:200]}") from None
+
+
+def _check_size(path: Path) -> None:
+    """Refuse an export too big to be an answer, before anything in it is parsed or decompressed."""
+    if path.stat().st_size > MAX_EXPORT_BYTES:
+        raise ExportUnreadable(f"the export is {path.stat().st_size >> 20} MB; at most {MAX_EXPORT_BYTES >> 20} MB")
+    with zipfile.ZipFile(path) as archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_ARRAYS:
+            raise ExportUnreadable(f"{len(entries)} arrays; at most {MAX_ARRAYS}")
+        if sum(e.file_size for e in entries) > MAX_EXPORT_BYTES:
+            raise ExportUnreadable(f"more than {MAX_EXPORT_BYTES >> 20} MB once unpacked")
+        meta = next((e for e in entries if e.filename == f"{META_KEY}.npy"), None)
+        if meta is None or meta.file_size > MAX_META_BYTES:
+            raise ExportUnreadable("no description of the values, or one too large")

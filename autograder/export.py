@@ -97,8 +97,10 @@ def export_answers(cell_id, names, namespace, out_dir=None):
             continue
         try:
             meta["values"][name] = _describe(namespace[name], name, arrays)
+        except RecursionError:
+            meta["values"][name] = {"kind": "unsupported", "reason": "it is nested too deeply"}
         except Exception as err:  # a hostile or broken object: record it, never crash the export
-            meta["values"][name] = {"kind": "unsupported", "reason": f"could not be read ({type(err).__name__})"}
+            meta["values"][name] = {"kind": "unsupported", "reason": f"reading it raised {type(err).__name__}"}
     path = os.path.join(out_dir, f"{cell_id}.npz")
     np.savez(path, **{META_KEY: np.array(json.dumps(meta))}, **arrays)
     return path

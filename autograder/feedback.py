@@ -92,8 +92,8 @@ def ex4_pictures(reference, grid):
 
 def ex5_pictures(reference, codes_by_technique, target):
     pictures = []
-    for technique, codes in codes_by_technique.items():
-        images = reference.decode(codes)[:30]
+    for technique, codes in list(codes_by_technique.items())[:10]:  # a picture each for the first ten techniques
+        images = reference.decode(codes[:30])
         labels = reference.judge(images, target)
         cols = 10
         rows = (len(images) + cols - 1) // cols

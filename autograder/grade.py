@@ -28,9 +28,9 @@ class CellGrade:
         return sum(r.max_points for r in self.results)
 
 
-def grade_answers(answers_dir: Path, pictures: bool = True) -> dict:
+def grade_answers(answers_dir: Path, pictures: bool = True, stopped: str = "") -> dict:
     """{cell_id: CellGrade} for every graded cell of course_config.CHECK_POINTS."""
-    answers = load_all_answers(answers_dir)
+    answers = load_all_answers(answers_dir, stopped)
     results = run_checks(answers)
     reference = get_reference()
     grades = {}

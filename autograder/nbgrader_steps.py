@@ -1,104 +1,80 @@
-"""The kit's own steps in nbgrader's autograde pipeline (see autograder/pipeline.py for the whole list).
+"""The kit's own parts of nbgrader's autograde (see autograder/pipeline.py for the whole list).
 
-FreshAnswerFolder  before Execute: the kernel exports answers into a new, empty folder outside the submission.
-ExecuteToTheEnd    nbgrader's Execute, except that a dead kernel ends execution, not the grading.
-GradeExportedAnswers after Execute: run the checks in this process and make each test cell's outputs the
-                   feedback plus its score, which nbgrader's SaveAutoGrades then records.
+SubmissionReader   nbgrader's exporter, except that it reads the submitted file as the executor does (no links, no
+                   fifos, a size cap) and turns an unreadable file into the release notebook marked "not read", so
+                   the student still gets a zero with the reason instead of vanishing from the gradebook.
+GradeInSandbox     replaces nbgrader's Execute: it hands the sanitized notebook to the one grading executor
+                   (autograder/executor.py: sandboxed kernel, caps, checks in this process, feedback in the test
+                   cells), so `nbgrader autograde` and `python -m autograder grade` grade every submission alike.
 """
-import os
-import shutil
-import tempfile
-import time
+import logging
 from pathlib import Path
 
-from nbclient.exceptions import DeadKernelError
-from nbformat.v4 import new_output
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+import nbformat
+from nbconvert.exporters import NotebookExporter
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 import course_config as cfg
-from autograder import export
+from autograder import executor
 
-ANSWERS_KEY = "latent_lab_answers_dir"
-GRADES_KEY = "latent_lab_grades"  # {cell_id: CellGrade}, for callers other than nbgrader (the CLI)
-SECONDS_KEY = "latent_lab_seconds"  # {"execute": s, "checks": s}: where grading time goes
-EXPORTER = Path(export.__file__).resolve()
+log = logging.getLogger(__name__)
+GRADED_KEY = "latent_lab_graded"  # the executor's Graded, for callers that want more than the notebook
+NOT_READ_KEY = "latent_lab_not_read"  # why the submitted file was not read (set by SubmissionReader)
 
 
 def kernel_environment(answers_dir) -> dict:
-    """What the grading kernel needs to find: where to export, the exporter, and the data."""
-    return {export.ANSWERS_DIR_ENV: str(answers_dir), "LATENT_LAB_EXPORTER": str(EXPORTER),
+    """What an unsandboxed grading kernel needs to find: where to export, the exporter, and the data."""
+    from autograder import export
+
+    return {export.ANSWERS_DIR_ENV: str(answers_dir), "LATENT_LAB_EXPORTER": str(Path(export.__file__).resolve()),
             "LATENT_LAB_DATA": str(cfg.DATA_DIR), "NBGRADER_EXECUTION": "autograde"}
 
 
-def test_cell_answers() -> dict:
-    """test cell grade_id -> the solution cell whose answers it grades."""
-    return {f"{cell_id}_tests": cell_id for cell_id in cfg.CHECK_POINTS}
+class SubmissionReader(NotebookExporter):
+    """Installed as c.Autograde.exporter_class: reads each submitted notebook safely, or stands in for it."""
+
+    def from_filename(self, filename, resources=None, **kwargs):
+        try:
+            data = executor.read_submission_file(filename, Path(filename).parent)
+            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        except ValueError as err:  # the executor's reasons: a link, a fifo, too big
+            return self.stand_in(filename, resources, err, **kwargs)
+        except Exception as err:  # noqa: BLE001  not UTF-8, not JSON, not a notebook, nested too deep
+            return self.stand_in(filename, resources, ValueError(f"it is not a readable notebook "
+                                                                 f"({type(err).__name__})"), **kwargs)
+        return self.from_notebook_node(nb, resources, **kwargs)
+
+    def stand_in(self, filename, resources, reason, **kwargs):
+        """The release notebook, marked with why the submission was not read (GradeInSandbox zeros it)."""
+        log.warning("%s: not read (%s)", filename, reason)
+        release = Path(self.parent.coursedir.root, "release", resources["nbgrader"]["assignment"], Path(filename).name)
+        if not release.is_file():  # never the source: its solutions would reach the student's feedback
+            release = executor.RELEASE_NOTEBOOK
+        nb = nbformat.read(release, as_version=4)
+        resources[NOT_READ_KEY] = reason
+        return self.from_notebook_node(nb, resources, **kwargs)
 
 
-class FreshAnswerFolder(NbGraderPreprocessor):
-    """Nothing a student submits can pose as an export: answers go to a new folder the submission never held."""
+class GradeInSandbox(NbGraderPreprocessor):
+    """Run and grade one submission through the executor; never raises for anything the submission does."""
 
     def preprocess(self, nb, resources):
-        answers_dir = tempfile.mkdtemp(prefix="latent_lab_answers_")
-        resources[ANSWERS_KEY] = answers_dir
-        os.environ.update(kernel_environment(answers_dir))  # the kernel Execute starts inherits these
-        return nb, resources
+        from autograder.sandbox import MachineProblem
 
-
-class ExecuteToTheEnd(Execute):
-    """If the kernel dies, the cells that ran keep their outputs and exports; the rest are marked not run.
-    Locked cells that only draw pictures (course_config.SKIP_WHEN_GRADING) are not run at all."""
-
-    def preprocess(self, nb, resources=None, km=None):
-        self.died_at = None
-        started = time.perf_counter()
         try:
-            return super().preprocess(nb, resources, km)
-        finally:
-            resources.setdefault(SECONDS_KEY, {})["execute"] = time.perf_counter() - started
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") in cfg.SKIP_WHEN_GRADING:
-            cell.outputs = [new_output("stream", name="stdout",
-                                       text="(Not run by the autograder: this cell only draws a picture.)\n")]
-            return cell, resources
-        if self.died_at is not None:
-            if cell.cell_type == "code":
-                cell.outputs = []
-            return cell, resources
-        try:
-            return super().preprocess_cell(cell, resources, index)
-        except DeadKernelError as err:
-            self.died_at = index
-            self.log.warning("Kernel died in cell %d: %s", index, err)
-            cell.outputs.append(new_output(
-                "error", ename="KernelDied", evalue="the kernel died while running this cell",
-                traceback=["The Python kernel died while running this cell (out of memory, os._exit, a crash in "
-                           "native code...). Later cells did not run; credit earned before this cell is kept."]))
-            return cell, resources
-
-
-class GradeExportedAnswers(NbGraderPreprocessor):
-    """Checks run here, in the grader's process, never in the student's kernel."""
-
-    def preprocess(self, nb, resources):
-        from autograder.grade import grade_answers  # torch and the reference load only when grading
-
-        answers_dir = resources.get(ANSWERS_KEY)
-        started = time.perf_counter()
-        grades = resources[GRADES_KEY] = grade_answers(answers_dir)
-        resources.setdefault(SECONDS_KEY, {})["checks"] = time.perf_counter() - started
-        cells = test_cell_answers()
-        for cell in nb.cells:
-            cell_id = cells.get(cell.metadata.get("nbgrader", {}).get("grade_id"))
-            if cell_id is None or cell.cell_type != "code":
-                continue
-            grade = grades[cell_id]
-            # Only our outputs remain: a warning on stderr or a failed visible assert never decides the score.
-            cell.outputs = [
-                new_output("display_data", data={"text/html": grade.html, "text/plain": grade.text}),
-                new_output("execute_result", data={"text/plain": f"{grade.score:g}"}, execution_count=None),
-            ]
-        if answers_dir:
-            shutil.rmtree(answers_dir, ignore_errors=True)
+            if NOT_READ_KEY in resources:  # a link, a fifo, not a notebook: nothing of it is run
+                graded = executor.not_read(resources[NOT_READ_KEY])
+            else:
+                graded = executor.grade_notebook(nb)
+        except MachineProblem as err:  # not the student's doing: stop the run with the reason; grades so far stay
+            log.error("%s", err)
+            raise SystemExit(2) from None
+        if graded.notebook is None:  # not run: the restored notebook carries the reason in its test cells
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.outputs = []
+            executor.write_feedback(nb, graded.grades, graded.sandbox)
+        else:
+            nb = graded.notebook
+        resources[GRADED_KEY] = graded
         return nb, resources

@@ -1,7 +1,7 @@
 """The whole grading flow, in order, as nbgrader preprocessors. nbgrader_config.py installs these lists.
 
 Sanitize (nbgrader's own): fresh outputs, unique ids, our kernelspec, grade cells restored from the source.
-Autograde: the kernel only runs and exports; the checks run afterwards in this process; nbgrader records scores.
+Autograde: the executor runs the kernel in a sandbox and the checks in this process; nbgrader records scores.
 """
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
@@ -9,8 +9,9 @@ from nbgrader.preprocessors import (
     OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
-from autograder.nbgrader_steps import ExecuteToTheEnd, FreshAnswerFolder, GradeExportedAnswers
+from autograder.nbgrader_steps import GradeInSandbox, SubmissionReader
 
+READER = SubmissionReader   # reads the submitted file like the CLI: a link, a fifo or garbage becomes a zero with why
 SANITIZE = [
     ClearOutput,            # what the student's own run printed is not evidence
     DeduplicateIds,         # a duplicated cell id cannot shadow a grade cell
@@ -19,9 +20,7 @@ SANITIZE = [
     CheckCellMetadata,
 ]
 AUTOGRADE = [
-    FreshAnswerFolder,      # exports go to a new empty folder, outside the submission
-    ExecuteToTheEnd,        # run top to bottom with per-cell timeouts; a dead kernel keeps what ran
-    GradeExportedAnswers,   # the checks, in this process: scores and feedback into the test cells
+    GradeInSandbox,         # autograder/executor.py: sandboxed kernel, caps, sanitized outputs, checks, feedback
     ClearMetadataPreprocessor,
     LimitOutput,
     SaveAutoGrades,         # nbgrader writes the scores to the gradebook (the single writer)

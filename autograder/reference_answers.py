@@ -6,6 +6,8 @@ process, so grading a folder computes them once.
 """
 import functools
 import hashlib
+import logging
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,8 +104,11 @@ def get_reference() -> Reference:
             values = {k: npz[k] for k in npz.files}
     except (OSError, ValueError):  # no cache yet, or a broken one: recompute
         values = compute(vae, classifier, data.load("test"))
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".tmp.npz")
-        np.savez(tmp, **values)
-        tmp.replace(cache)
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, **values)
+            tmp.replace(cache)
+        except OSError as err:  # a read-only kit (another user's): grade all the same, recompute next time
+            logging.getLogger(__name__).warning("reference answers not cached (%s)", err)
     return Reference(values, vae, classifier)

@@ -72,11 +72,14 @@ class _ChecksPlugin:
                 self.outcomes[key] = f"The grader could not check this value ({type(err).__name__}: {err})."
 
 
-def _load_answers(answers_dir: Path, cell_id: str):
+def _load_answers(answers_dir: Path, cell_id: str, stopped: str):
     try:
         answers = load_cell_answers(answers_dir, cell_id)
     except ExportUnreadable as err:
         return _NotExported(f"The grader could not read this cell's answers ({err}).")
+    if answers is None and stopped:
+        return _NotExported(f"Nothing was graded: the run stopped before this cell's hidden test, because {stopped}. "
+                            "Credit earned before that is kept.")
     if answers is None:
         return _NotExported("Nothing was graded: this cell's hidden test never ran, so the cell or one before "
                             "it failed, timed out, or the kernel died. Run the whole notebook top to bottom "
@@ -84,8 +87,9 @@ def _load_answers(answers_dir: Path, cell_id: str):
     return answers
 
 
-def load_all_answers(answers_dir: Path) -> dict:
-    return {cell_id: _load_answers(Path(answers_dir), cell_id) for cell_id in cfg.CHECK_POINTS}
+def load_all_answers(answers_dir: Path, stopped: str = "") -> dict:
+    """stopped: why the run ended early (the executor's words), named in every check it left ungraded."""
+    return {cell_id: _load_answers(Path(answers_dir), cell_id, stopped) for cell_id in cfg.CHECK_POINTS}
 
 
 def run_checks(answers: dict) -> dict:

@@ -2,7 +2,7 @@
 import nbformat
 
 import course_config as cfg
-from autograder import cli
+from autograder import cli, executor
 
 RELEASE = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
 
@@ -27,13 +27,13 @@ def test_missing_path_exits_2(tmp_path, capsys):
 
 
 def test_locked_and_test_cells_are_restored_and_a_deleted_test_cell_comes_back():
-    source = nbformat.read(cli.SOURCE_NOTEBOOK, 4)
+    source = nbformat.read(executor.SOURCE_NOTEBOOK, 4)
     nb = nbformat.read(RELEASE, 4)
     cells = dict(zip(grade_ids(nb), nb.cells))
     cells["ex3_arithmetic_tests"].source = "pass  # the student emptied the visible tests"
     cells["load_model"].source = "model = None"
     nb.cells = [c for c in nb.cells if grade_ids(nbformat.from_dict({"cells": [c]}))[0] != "ex4_grid_tests"]
-    restored = cli.restore_protected_cells(nb, source)
+    restored = executor.restore_protected_cells(nb, source)
     by_id = dict(zip(grade_ids(restored), restored.cells))
     source_by_id = dict(zip(grade_ids(source), source.cells))
     for grade_id in ("ex3_arithmetic_tests", "load_model", "ex4_grid_tests"):
@@ -44,12 +44,12 @@ def test_locked_and_test_cells_are_restored_and_a_deleted_test_cell_comes_back()
 
 
 def test_a_duplicated_grade_cell_id_cannot_shadow_the_real_one():
-    source = nbformat.read(cli.SOURCE_NOTEBOOK, 4)
+    source = nbformat.read(executor.SOURCE_NOTEBOOK, 4)
     nb = nbformat.read(RELEASE, 4)
     impostor = nbformat.v4.new_code_cell("print('fake tests')", metadata={"nbgrader": dict(
         nb.cells[grade_ids(nb).index("ex3_arithmetic_tests")].metadata.nbgrader)})
     nb.cells.insert(0, impostor)
-    restored = cli.restore_protected_cells(nb, source)
+    restored = executor.restore_protected_cells(nb, source)
     assert grade_ids(restored).count("ex3_arithmetic_tests") == 1
     assert all("fake tests" not in c.source for c in restored.cells
                if c.metadata.get("nbgrader", {}).get("grade_id") == "ex3_arithmetic_tests")
@@ -58,7 +58,7 @@ def test_a_duplicated_grade_cell_id_cannot_shadow_the_real_one():
 def test_results_json_has_gradescopes_shape(tmp_path):
     from autograder.grade import not_run
 
-    submission = cli.Submission(tmp_path / "x.ipynb", grades=not_run("why"))
+    submission = executor.Graded(None, not_run("why"), name="x.ipynb")
     result = cli.results_json(submission)
     assert set(result) >= {"score", "max_score", "tests"}
     assert set(result["tests"][0]) == {"name", "score", "max_score", "output", "visibility"}

@@ -1,0 +1,315 @@
+"""One submission in; its graded notebook, scores and feedback out. The CLI, the nbgrader pipeline and (later)
+parallel workers all call this, and it never raises for anything a submission does.
+
+    graded = grade_file(path)                  # the CLI: a file on disk, checked before it is read
+    graded = grade_bytes(data, name)           # a worker: the submission as bytes, no shared filesystem
+    graded = grade_notebook(nb)                # nbgrader: protected cells already restored by its sanitize steps
+
+Steps, in order: the kernel runs the notebook in a sandbox (autograder/sandbox.py) under the time and output caps,
+exporting answers into the box's answers files; the student's outputs are sanitized (no script, no handlers); the
+checks run here, in the grader, on the answers read with limits (autograder/answers.py); each test cell's outputs
+become its feedback and score.
+"""
+import copy
+import logging
+import os
+import shutil
+import stat
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbconvert.preprocessors.sanitize import SanitizeHTML
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+
+import course_config as cfg
+from autograder.sandbox import MachineProblem
+
+log = logging.getLogger(__name__)
+SOURCE_DIR = cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID
+SOURCE_NOTEBOOK = SOURCE_DIR / f"{cfg.ASSIGNMENT_ID}.ipynb"
+RELEASE_NOTEBOOK = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
+MAX_NOTEBOOK_BYTES = 50 * 2**20  # a real submission is ~1 MB with outputs; a bigger file is not read at all
+UNSANDBOXED_NOTE = ("Graded WITHOUT the sandbox (SANDBOX = \"none\" or --no-sandbox): the student's code could "
+                    "read and change the course.")
+
+
+class KernelStartFailed(MachineProblem):
+    """The kernel died before any student code ran: a problem of this machine, so grading stops instead of
+    handing every student a zero (tried twice per submission first)."""
+
+
+@dataclass
+class Graded:
+    notebook: object                             # the graded notebook (feedback in the test cells), or None
+    grades: dict                                 # {cell_id: CellGrade}
+    problem: str = ""                            # why the notebook could not run, or stopped early
+    seconds: dict = field(default_factory=dict)  # {"execute": s, "checks": s, "total": s}
+    sandbox: str = cfg.SANDBOX
+    name: str = "submission.ipynb"               # the submitted file's name
+
+    @property
+    def score(self) -> float:
+        return sum(g.score for g in self.grades.values())
+
+    @property
+    def max_score(self) -> float:
+        return sum(sum(points.values()) for points in cfg.CHECK_POINTS.values())
+
+
+def _grade_id(cell):
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def _zero(reason: str, problem: str, started: float) -> Graded:
+    from autograder.grade import not_run
+
+    return Graded(None, not_run(reason), problem, {"total": time.perf_counter() - started})
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def read_submission_file(path: Path, root: Path = None) -> bytes:
+    """The file's bytes, or ValueError saying why it is not read: a symlink, a fifo or anything but a regular
+    file, a file outside `root`, or one over MAX_NOTEBOOK_BYTES. A link's target is never opened."""
+    path = Path(path)
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        raise ValueError("the submitted notebook is a symbolic link, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("the submission is not a regular file (a fifo, a device or a folder)")
+    if root is not None and not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
+        raise ValueError("the submission lies outside the submission folder")
+    if info.st_size > MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"the notebook is {info.st_size / 2**20:.0f} MB; at most {MAX_NOTEBOOK_BYTES >> 20} MB "
+                         "is read (clear the outputs: Edit > Clear All Outputs, save, resubmit)")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        return f.read(MAX_NOTEBOOK_BYTES + 1)[:MAX_NOTEBOOK_BYTES]
+
+
+def restore_protected_cells(nb, source_nb):
+    """Locked and test cells come back from the source (text and metadata); a deleted test cell is put back
+    after its solution cell, so a student cannot remove a grade by deleting the cell."""
+    from nbgrader.preprocessors import ClearOutput, DeduplicateIds
+
+    nb, _ = DeduplicateIds().preprocess(nb, {})
+    nb, _ = ClearOutput().preprocess(nb, {})
+    protected = {_grade_id(c): c for c in source_nb.cells
+                 if _grade_id(c) and (c.metadata.nbgrader.get("locked") or
+                                      (c.metadata.nbgrader.get("grade") and not c.metadata.nbgrader.get("solution")))}
+    present = set()
+    for i, cell in enumerate(nb.cells):
+        grade_id = _grade_id(cell)
+        if grade_id in protected:
+            original = protected[grade_id]
+            nb.cells[i] = nbformat.from_dict({**original, "id": cell.get("id", original.get("id")),
+                                              "outputs": [], "execution_count": None}
+                                             if original.cell_type == "code" else dict(original))
+            present.add(grade_id)
+    for grade_id, original in protected.items():
+        if grade_id in present or not grade_id.endswith("_tests"):
+            continue
+        solution_id = grade_id.removesuffix("_tests")
+        index = next((i for i, c in enumerate(nb.cells) if _grade_id(c) == solution_id), len(nb.cells) - 1)
+        nb.cells.insert(index + 1, nbformat.from_dict(dict(original)))
+    return nb
+
+
+def parse_notebook(data: bytes):
+    """A notebook with its protected cells restored from the source, or ValueError saying why not."""
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except (Exception, RecursionError) as err:  # noqa: BLE001  not JSON, not a notebook, nested too deep
+        raise ValueError(type(err).__name__) from None
+    return restore_protected_cells(nb, nbformat.read(SOURCE_NOTEBOOK, as_version=4))
+
+
+def not_read(err: Exception) -> Graded:
+    reason = err if isinstance(err, ValueError) else f"it could not be opened ({type(err).__name__})"
+    return _zero(f"The submission was not graded: {reason}. Submit the notebook file itself "
+                 "(File > Download in Jupyter) and resubmit.", f"not read: {reason}", time.perf_counter())
+
+
+def grade_file(path: Path, root: Path = None, sandbox: str = None) -> Graded:
+    try:
+        data = read_submission_file(path, root)
+    except (OSError, ValueError) as err:
+        graded = not_read(err)
+        graded.name = Path(path).name
+        return graded
+    return grade_bytes(data, Path(path).name, sandbox)
+
+
+def grade_bytes(data: bytes, name: str = "submission.ipynb", sandbox: str = None) -> Graded:
+    started = time.perf_counter()
+    try:
+        nb = parse_notebook(data)
+    except ValueError as err:
+        graded = _zero(f"The file could not be read as a notebook ({err}). Download it again from Jupyter "
+                       "(File > Download) and resubmit.", f"not a readable notebook ({err})", started)
+    else:
+        graded = grade_notebook(nb, sandbox)
+    graded.name = name
+    return graded
+
+
+# ------------------------------------------------------------------------------------------------ running
+class RunInBox(Execute):
+    """nbgrader's Execute, in the sandbox, with the kit's rules:
+    - a dead kernel or a cell past its time ends the run; what ran keeps its outputs and exports;
+    - every cell's timeout is also bounded by what is left of the submission's time;
+    - locked cells that only draw pictures (course_config.SKIP_WHEN_GRADING) are not run;
+    - at most course_config.OUTPUT_LIMIT_BYTES of output is kept."""
+
+    interrupt_on_timeout = False  # a loop that ignores SIGINT would hang every later cell: stop instead
+
+    def preprocess(self, nb, resources=None, km=None):
+        self.stopped, self.output_bytes, self.output_note_given = "", 0, False
+        self.started = False
+        self.deadline = time.monotonic() + cfg.SUBMISSION_TIMEOUT_SECONDS
+        try:
+            return super().preprocess(nb, resources, km)
+        except Exception as err:
+            if not self.started:  # no student code had run yet: the machine's fault, never the student's
+                raise KernelStartFailed(f"the grading kernel did not start ({type(err).__name__}: {err})") from err
+            raise
+
+    def preprocess_cell(self, cell, resources, index):
+        self.started = True
+        if _grade_id(cell) in cfg.SKIP_WHEN_GRADING:
+            cell.outputs = [new_output("stream", name="stdout",
+                                       text="(Not run by the autograder: this cell only draws a picture.)\n")]
+            return cell, resources
+        if self.stopped:
+            if cell.cell_type == "code":
+                cell.outputs = []
+            return cell, resources
+        left = self.deadline - time.monotonic()
+        self.timeout = max(1, int(min(cfg.CELL_TIMEOUT_SECONDS, left)))
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError as err:
+            log.warning("Kernel died in cell %d: %s", index, err)
+            self._stop(cell, index, "KernelDied", "the Python kernel died in {where} (out of memory, os._exit, "
+                       "a crash in native code...)")
+        except CellTimeoutError:
+            limit = (f"the whole notebook's limit of {cfg.SUBMISSION_TIMEOUT_SECONDS} s" if left <= cfg.CELL_TIMEOUT_SECONDS
+                     else f"the limit of {cfg.CELL_TIMEOUT_SECONDS} s per cell")
+            self._stop(cell, index, "CellTimeout", f"{{where}} was stopped after running past {limit} (make it "
+                       "faster: fewer points or iterations, or move slow work out of graded cells)")
+        return cell, resources
+
+    def _stop(self, cell, index, ename, why):
+        """Name where and why the run ended, in the cell and (through `stopped`) in every ungraded check."""
+        where = f"cell {index + 1}" + (f" ('{_grade_id(cell)}')" if _grade_id(cell) else "")
+        self.stopped = why.format(where=where)
+        message = f"{self.stopped[0].upper()}{self.stopped[1:]}. Later cells did not run; credit earned before is kept."
+        cell.outputs.append(new_output("error", ename=ename, evalue=message, traceback=[message]))
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(str(msg.get("content", "")))
+        self.output_bytes += size
+        if self.output_bytes > cfg.OUTPUT_LIMIT_BYTES:
+            if not self.output_note_given:
+                self.output_note_given = True
+                outs.append(new_output("stream", name="stderr", text=(
+                    f"\n[The autograder kept the first {cfg.OUTPUT_LIMIT_BYTES:,} bytes of output; the rest of "
+                    "this notebook's output was dropped.]\n")))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+class SanitizeStudentHTML(SanitizeHTML):
+    """No script, no event handlers, no JavaScript outputs in anything a student wrote or printed. Locked cells
+    are the course's own (restored from the source), so they keep their text exactly."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.get("metadata", {}).get("nbgrader", {}).get("locked") and cell.cell_type != "code":
+            return cell, resources
+        return super().preprocess_cell(cell, resources, index)
+
+
+def _assignment_files():
+    return [p for p in SOURCE_DIR.iterdir() if p.is_file() and p.suffix != ".ipynb"]
+
+
+def run_notebook(nb, sandbox: str):
+    """Execute nb (in place) in a fresh kernel; (answers folder to read, cleanup callable, why it stopped)."""
+    if sandbox == "none":
+        from autograder.nbgrader_steps import kernel_environment
+
+        work = Path(tempfile.mkdtemp(prefix="latent_lab_run_"))
+        answers = work / "answers"
+        answers.mkdir()
+        for item in _assignment_files():
+            shutil.copy(item, work / item.name)
+        os.environ.update(kernel_environment(answers))
+        runner = RunInBox(timeout=cfg.CELL_TIMEOUT_SECONDS)
+        runner.preprocess(nb, {"metadata": {"path": str(work)}})
+        return answers, lambda: shutil.rmtree(work, ignore_errors=True), runner.stopped
+    from autograder.sandbox import Box, SandboxedKernelManager
+
+    box = Box(_assignment_files(), list(cfg.CHECK_POINTS))
+    try:
+        runner = RunInBox(timeout=cfg.CELL_TIMEOUT_SECONDS, kernel_manager_class=SandboxedKernelManager.for_box(box))
+        runner.preprocess(nb, {"metadata": {"path": str(box.host_dir)}})
+    except BaseException:
+        box.close()
+        raise
+    return box.answers_dir, box.close, runner.stopped
+
+
+def grade_notebook(nb, sandbox: str = None) -> Graded:
+    """Run and grade a notebook whose protected cells are already restored. Never raises for the notebook."""
+    from autograder.grade import grade_answers
+
+    sandbox = sandbox or cfg.SANDBOX
+    started = time.perf_counter()
+    seconds = {}
+    cleanup = None
+    try:
+        try:
+            pristine = copy.deepcopy(nb)
+            answers_dir, cleanup, stopped = run_notebook(nb, sandbox)
+        except KernelStartFailed as err:
+            log.warning("%s; trying once more", err)
+            nb = pristine
+            answers_dir, cleanup, stopped = run_notebook(nb, sandbox)
+        seconds["execute"] = time.perf_counter() - started
+        nb, _ = SanitizeStudentHTML().preprocess(nb, {})
+        checks_started = time.perf_counter()
+        grades = grade_answers(answers_dir, stopped=stopped)
+        seconds["checks"] = time.perf_counter() - checks_started
+    except Exception as err:  # noqa: BLE001  anything else that went wrong while grading: still a grade
+        if isinstance(err, MachineProblem):
+            raise  # not the student's doing: stop the batch with the reason (and the fix)
+        log.exception("grading failed")
+        return _zero(f"The autograder could not run this notebook ({type(err).__name__}: {err}). Your instructor "
+                     "has been told; nothing here is your mistake.", f"grader error: {type(err).__name__}: {err}",
+                     started)
+    finally:
+        if cleanup:
+            cleanup()
+    write_feedback(nb, grades, sandbox)
+    seconds["total"] = time.perf_counter() - started
+    return Graded(nb, grades, stopped, seconds, sandbox)
+
+
+def write_feedback(nb, grades, sandbox):
+    """Each test cell's outputs become its feedback and score, nothing else: a warning on stderr or a failed
+    visible assert never decides the score (nbgrader's SaveAutoGrades reads the score from the last output)."""
+    cells = {f"{cell_id}_tests": cell_id for cell_id in cfg.CHECK_POINTS}
+    note = f"<p><b>{UNSANDBOXED_NOTE}</b></p>" if sandbox == "none" else ""
+    for cell in nb.cells:
+        cell_id = cells.get(_grade_id(cell))
+        if cell_id is None or cell.cell_type != "code":
+            continue
+        grade = grades[cell_id]
+        cell.outputs = [
+            new_output("display_data", data={"text/html": note + grade.html, "text/plain": grade.text}),
+            new_output("execute_result", data={"text/plain": f"{grade.score:g}"}, execution_count=None),
+        ]

@@ -1,0 +1,106 @@
+"""Does grading stop with one clear message where the sandbox cannot run, say so when it is turned off, and work
+for an unprivileged instructor (CI runs as root; hub instructors are not)?"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import course_config as cfg
+from autograder import executor, sandbox
+from tests import hostile
+
+KIT = cfg.COURSE_ROOT
+PASSES_ALL = hostile.CORPUS / "passes_all.ipynb"
+TEST_USER = "latentlab-instructor"
+
+
+def cli(*args, env=None, user_prefix=()):
+    return subprocess.run([*user_prefix, sys.executable, "-m", "autograder", *args], cwd=KIT, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_without_bubblewrap_grading_stops_with_the_fix(tmp_path):
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # no bwrap on this PATH
+    run = cli("grade", str(PASSES_ALL), "--json", str(tmp_path / "r.json"), env=env)
+    assert run.returncode == 2
+    assert "bubblewrap (bwrap) is not installed" in run.stderr and "--no-sandbox" in run.stderr
+    assert not (tmp_path / "r.json").exists()  # nobody graded zero for the machine's fault
+
+
+def test_no_sandbox_grades_and_says_so_in_every_report(tmp_path):
+    run = cli("grade", str(PASSES_ALL), "--no-sandbox", "--json", str(tmp_path / "r.json"), "--out", str(tmp_path))
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["score"] == 12
+    assert executor.UNSANDBOXED_NOTE in result["output"] and executor.UNSANDBOXED_NOTE in run.stdout
+    graded = (tmp_path / "passes_all" / "passes_all.ipynb").read_text()
+    assert graded.count("Graded WITHOUT the sandbox") == len(cfg.CHECK_POINTS)  # in every test cell's feedback
+
+
+def test_the_box_command_hides_the_kit_and_drops_privileges():
+    box = sandbox.Box([KIT / "source" / cfg.ASSIGNMENT_ID / "vae.pt"], ["ex3_arithmetic"])
+    try:
+        command = box.command(["python"])
+    finally:
+        box.close()
+    bound = {command[i + 2] for i, arg in enumerate(command) if arg in ("--bind", "--ro-bind")}
+    assert not any(str(KIT / part) in bound for part in ("autograder", "reference", "source", ".cache", "tests"))
+    assert f"{sandbox.HOME}/vae.pt" in bound and f"{sandbox.ANSWERS}/ex3_arithmetic.npz" in bound
+    writable = {command[i + 2] for i, arg in enumerate(command) if arg == "--bind"}
+    assert writable == {f"{sandbox.ANSWERS}/ex3_arithmetic.npz", str(box.socket_dir)}
+    for flag in ("--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv",
+                 "--disable-userns"):
+        assert flag in command
+    assert command[command.index("--uid") + 1] == str(sandbox.SANDBOX_UID)
+
+
+def _unprivileged_prefix(mount_point: Path):
+    """Run as an unprivileged user with the kit at mount_point, visible to that user wherever the clone lives."""
+    if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--create-home", TEST_USER], check=True)
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+            f'mount --bind "$0" {mount_point} && exec runuser -u {TEST_USER} -- "$@"', str(KIT)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 and not shutil.which("bwrap"), reason="needs bwrap")
+def test_an_unprivileged_instructor_grades_in_the_sandbox_and_its_caps_hold():
+    """As root this test makes a user and runs the grader as that user; as a non-root user it runs as itself."""
+    work = Path(tempfile.mkdtemp(prefix="latent_lab_unprivileged_", dir="/tmp"))
+    try:
+        work.chmod(0o777)
+        submissions = work / "submissions"
+        submissions.mkdir()
+        shutil.copy(PASSES_ALL, submissions / "a_passes_all.ipynb")
+        nbformat.write(hostile.attack_notebook("fork_bomb", 9), submissions / "b_fork_bomb.ipynb")
+        for path in (submissions, *submissions.iterdir()):
+            path.chmod(0o777 if path.is_dir() else 0o644)
+        if os.geteuid() == 0:
+            if Path(sys.prefix).resolve().is_relative_to("/root") or Path(sys.base_prefix).is_relative_to("/root"):
+                pytest.fail(f"the venv's Python ({sys.base_prefix}) lives in root's private home; other users "
+                            "cannot run it. Rebuild the venv from the system Python (`make venv` does).")
+            mount_point = work / "kit"
+            mount_point.mkdir()
+            mount_point.chmod(0o755)
+            python = str(mount_point / Path(sys.executable).relative_to(KIT)) if Path(sys.executable).is_relative_to(KIT) \
+                else sys.executable
+            command = [*_unprivileged_prefix(mount_point), python, "-m", "autograder"]
+            cwd = mount_point
+        else:
+            command, cwd = [sys.executable, "-m", "autograder"], KIT
+        run = subprocess.run([*command, "grade", str(submissions), "--json", str(work / "r.json"), "--out",
+                              str(work / "out")], cwd=cwd, capture_output=True, text=True, timeout=900)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+        results = json.loads((work / "r.json").read_text())
+        assert results["a_passes_all.ipynb"]["score"] == 12
+        assert results["b_fork_bomb.ipynb"]["score"] == 0
+        bomb = (work / "out" / "b_fork_bomb" / "b_fork_bomb.ipynb").read_text()
+        forked = int(bomb.split("forked ")[1].split("\\n")[0])
+        assert forked < cfg.SANDBOX_LIMITS["processes"]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
