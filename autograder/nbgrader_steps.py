@@ -8,6 +8,7 @@ GradeInSandbox     replaces nbgrader's Execute: it hands the sanitized notebook 
                    cells), so `nbgrader autograde` and `python -m autograder grade` grade every submission alike.
 """
 import logging
+import os
 from pathlib import Path
 
 import nbformat
@@ -19,7 +20,7 @@ from autograder import executor
 
 log = logging.getLogger(__name__)
 GRADED_KEY = "latent_lab_graded"  # the executor's Graded, for callers that want more than the notebook
-NOT_READ_KEY = "latent_lab_not_read"  # why the submitted file was not read (set by SubmissionReader)
+NOT_READ_KEY = "latent_lab_not_read"  # notebook metadata: why the submitted file was not read (SubmissionReader)
 
 
 def kernel_environment(answers_dir) -> dict:
@@ -42,16 +43,20 @@ class SubmissionReader(NotebookExporter):
         except Exception as err:  # noqa: BLE001  not UTF-8, not JSON, not a notebook, nested too deep
             return self.stand_in(filename, resources, ValueError(f"it is not a readable notebook "
                                                                  f"({type(err).__name__})"), **kwargs)
+        autograded = os.path.join(os.path.abspath(self.parent.coursedir.root), "autograded", "")
+        if not os.path.abspath(filename).startswith(autograded):
+            nb.metadata.pop(NOT_READ_KEY, None)  # only the stand-in below may carry the mark
         return self.from_notebook_node(nb, resources, **kwargs)
 
     def stand_in(self, filename, resources, reason, **kwargs):
-        """The release notebook, marked with why the submission was not read (GradeInSandbox zeros it)."""
+        """The release notebook, marked with why the submission was not read. nbgrader writes it to autograded/ and
+        reads it back for its autograde pass, so the mark travels in the notebook; GradeInSandbox zeros it."""
         log.warning("%s: not read (%s)", filename, reason)
         release = Path(self.parent.coursedir.root, "release", resources["nbgrader"]["assignment"], Path(filename).name)
         if not release.is_file():  # never the source: its solutions would reach the student's feedback
             release = executor.RELEASE_NOTEBOOK
         nb = nbformat.read(release, as_version=4)
-        resources[NOT_READ_KEY] = reason
+        nb.metadata[NOT_READ_KEY] = str(reason)
         return self.from_notebook_node(nb, resources, **kwargs)
 
 
@@ -62,8 +67,8 @@ class GradeInSandbox(NbGraderPreprocessor):
         from autograder.sandbox import MachineProblem
 
         try:
-            if NOT_READ_KEY in resources:  # a link, a fifo, not a notebook: nothing of it is run
-                graded = executor.not_read(resources[NOT_READ_KEY])
+            if NOT_READ_KEY in nb.metadata:  # a link, a fifo, not a notebook: nothing of it is run
+                graded = executor.not_read(ValueError(nb.metadata[NOT_READ_KEY]))
             else:
                 graded = executor.grade_notebook(nb)
         except MachineProblem as err:  # not the student's doing: stop the run with the reason; grades so far stay

@@ -223,7 +223,9 @@ def test_nbgrader_batch_with_attackers_interleaved(tmp_path, listener, before):
     assert sorted(table) == sorted([*students, "s98_nested_json", "s99_symlink_to_source"]), \
         "a student is missing from the gradebook"
     for student, parts in table.items():
-        total = sum(score or 0 for name, (score, _) in parts.items() if name.endswith("_tests"))
+        auto = {name: score for name, (score, _) in parts.items() if name.endswith("_tests")}
+        assert len(auto) == len(cfg.CHECK_POINTS) and None not in auto.values(), (student, "was not autograded")
+        total = sum(auto.values())
         if "_honest_" in student:
             assert total == pytest.approx(honest_total(student.split("_honest_", 1)[1])), student
         else:
