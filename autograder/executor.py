@@ -13,6 +13,7 @@ become its feedback and score.
 import copy
 import logging
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -282,7 +283,7 @@ def grade_notebook(nb, sandbox: str = None) -> Graded:
         seconds["execute"] = time.perf_counter() - started
         nb, _ = SanitizeStudentHTML().preprocess(nb, {})
         checks_started = time.perf_counter()
-        grades = grade_answers(answers_dir, stopped=stopped)
+        grades = grade_answers(answers_dir, stopped=stopped, raised=errors_in_solution_cells(nb))
         seconds["checks"] = time.perf_counter() - checks_started
     except Exception as err:  # noqa: BLE001  anything else that went wrong while grading: still a grade
         if isinstance(err, MachineProblem):
@@ -297,6 +298,25 @@ def grade_notebook(nb, sandbox: str = None) -> Graded:
     write_feedback(nb, grades, sandbox)
     seconds["total"] = time.perf_counter() - started
     return Graded(nb, grades, stopped, seconds, sandbox)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def errors_in_solution_cells(nb) -> dict:
+    """{cell_id: 'RuntimeError: message (line 12)'} for each graded solution cell that raised."""
+    errors = {}
+    for cell in nb.cells:
+        if _grade_id(cell) not in cfg.CHECK_POINTS or cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and output.get("ename") not in ("KernelDied", "CellTimeout"):
+                trace = ANSI.sub("", "\n".join(output.get("traceback", [])))
+                line = re.findall(r"Cell In\[\d+\], line (\d+)", trace)[:1]  # the cell's own frame comes first
+                evalue = str(output.get("evalue", ""))[:300]
+                errors[_grade_id(cell)] = f"{output.get('ename')}: {evalue}" + (f" (line {line[0]})" if line else "")
+                break
+    return errors
 
 
 def write_feedback(nb, grades, sandbox):

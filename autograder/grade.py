@@ -28,10 +28,12 @@ class CellGrade:
         return sum(r.max_points for r in self.results)
 
 
-def grade_answers(answers_dir: Path, pictures: bool = True, stopped: str = "") -> dict:
-    """{cell_id: CellGrade} for every graded cell of course_config.CHECK_POINTS."""
+def grade_answers(answers_dir: Path, pictures: bool = True, stopped: str = "", raised: dict = None) -> dict:
+    """{cell_id: CellGrade} for every graded cell of course_config.CHECK_POINTS.
+
+    stopped: why the run ended early; raised: {cell_id: the error its solution cell raised} (the executor's words)."""
     answers = load_all_answers(answers_dir, stopped)
-    results = run_checks(answers)
+    results = name_the_cause(run_checks(answers), raised or {})
     reference = get_reference()
     grades = {}
     for cell_id, cell_results in results.items():
@@ -39,6 +41,18 @@ def grade_answers(answers_dir: Path, pictures: bool = True, stopped: str = "") -
         grades[cell_id] = CellGrade(cell_id, cell_results, feedback.html_report(cell_id, cell_results, cell_pictures),
                                     feedback.text_report(cell_id, cell_results))
     return grades
+
+
+def name_the_cause(results: dict, raised: dict) -> dict:
+    """When a solution cell raised, its failed checks say so: the first names the error, the others point to it,
+    so a student who filled in the TODO is never told to fill it in."""
+    for cell_id, error in raised.items():
+        failed = [r for r in results.get(cell_id, []) if not r.passed]
+        for i, result in enumerate(failed):
+            result.message = (f"Your `{cell_id}` cell raised {error}, so it stopped before it finished and this "
+                              "check had nothing complete to grade: fix that error and run the cell again." if i == 0 else
+                              f"Same cause: the `{cell_id}` cell raised {error.split(':')[0]} (see above).")
+    return results
 
 
 def not_run(reason: str) -> dict:

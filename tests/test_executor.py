@@ -1,0 +1,32 @@
+"""Does the executor name the real cause when a graded cell raises, and never take points from a right value?"""
+import nbformat
+
+import course_config as cfg
+from autograder import executor
+from tests import hostile
+
+
+def with_ex4_source(prefix="", suffix=""):
+    nb = nbformat.read(hostile.CORPUS / "passes_all.ipynb", 4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex4_grid")
+    cell.source = prefix + cell.source + suffix
+    return nbformat.writes(nb).encode()
+
+
+def messages(graded, cell_id):
+    return [r.message for r in graded.grades[cell_id].results if not r.passed]
+
+
+def test_a_cell_that_raises_is_named_once_with_its_error_and_never_told_to_fill_in_the_todo():
+    graded = executor.grade_bytes(with_ex4_source(prefix="raise RuntimeError('Found no NVIDIA driver')\n"))
+    failed = messages(graded, "ex4_grid")
+    assert len(failed) == len(cfg.CHECK_POINTS["ex4_grid"])
+    assert "`ex4_grid` cell raised RuntimeError: Found no NVIDIA driver (line 1)" in failed[0]
+    assert all(m.startswith("Same cause: the `ex4_grid` cell raised RuntimeError") for m in failed[1:])
+    assert not any("Fill in the TODO" in m for m in failed)
+    assert graded.grades["ex3_arithmetic"].score == 4 and graded.grades["ex5_experiment"].score == 4
+
+
+def test_an_error_after_the_answer_is_complete_costs_nothing():
+    graded = executor.grade_bytes(with_ex4_source(suffix="\nraise RuntimeError('a plot failed afterwards')\n"))
+    assert graded.grades["ex4_grid"].score == 4 and messages(graded, "ex4_grid") == []
