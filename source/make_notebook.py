@@ -118,6 +118,10 @@ def cells():
 
         **Before you submit:** run the whole notebook top to bottom (*Kernel > Restart & Run All*). The autograder runs
         it the same way, in a fresh kernel, and compares your answers with a reference implementation.
+        """ + f"""
+        **Limits while grading:** each cell may run for at most {cfg.CELL_TIMEOUT_SECONDS} seconds and the whole
+        notebook for {cfg.SUBMISSION_TIMEOUT_SECONDS // 60} minutes, on a CPU (no GPU: use `.to(device)`, never
+        `.cuda()`), with no network. A cell past its limit stops the run there; credit earned before it is kept.
         """),
         locked("setup", """
         # Setup

@@ -109,6 +109,12 @@ def test_release_holds_no_solution_and_no_hidden_test_source():
         assert "raise NotImplementedError()" in release[cell_id].source
 
 
+def test_students_are_told_the_grading_time_limits():
+    text = " ".join(c.source for c in nbformat.read(RELEASE, 4).cells if c.cell_type == "markdown")
+    assert f"at most {cfg.CELL_TIMEOUT_SECONDS} seconds" in text
+    assert f"{cfg.SUBMISSION_TIMEOUT_SECONDS // 60} minutes" in text
+
+
 def test_grade_cells_carry_the_configured_points():
     cells = cells_by_grade_id(nbformat.read(SOURCE, 4))
     for cell_id, checks in cfg.CHECK_POINTS.items():
