@@ -30,3 +30,9 @@ def test_a_cell_that_raises_is_named_once_with_its_error_and_never_told_to_fill_
 def test_an_error_after_the_answer_is_complete_costs_nothing():
     graded = executor.grade_bytes(with_ex4_source(suffix="\nraise RuntimeError('a plot failed afterwards')\n"))
     assert graded.grades["ex4_grid"].score == 4 and messages(graded, "ex4_grid") == []
+
+
+def test_an_untouched_todo_stub_keeps_the_fill_in_the_todo_message():
+    graded = executor.grade_bytes((hostile.CORPUS / "untouched_release.ipynb").read_bytes())
+    assert "`boot_direction` is not defined" in messages(graded, "ex3_arithmetic")[0]
+    assert not any("raised NotImplementedError" in m for cell in cfg.CHECK_POINTS for m in messages(graded, cell))
