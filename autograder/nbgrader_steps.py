@@ -3,6 +3,7 @@
 SubmissionReader   nbgrader's exporter, except that it reads the submitted file as the executor does (no links, no
                    fifos, a size cap) and turns an unreadable file into the release notebook marked "not read", so
                    the student still gets a zero with the reason instead of vanishing from the gradebook.
+ForgetUnknownGradeCells  a cell a student marked as a new grade cell becomes a plain one (nbgrader would fail).
 GradeInSandbox     replaces nbgrader's Execute: it hands the sanitized notebook to the one grading executor
                    (autograder/executor.py: sandboxed kernel, caps, checks in this process, feedback in the test
                    cells), so `nbgrader autograde` and `python -m autograder grade` grade every submission alike.
@@ -58,6 +59,21 @@ class SubmissionReader(NotebookExporter):
         nb = nbformat.read(release, as_version=4)
         nb.metadata[NOT_READ_KEY] = str(reason)
         return self.from_notebook_node(nb, resources, **kwargs)
+
+
+class ForgetUnknownGradeCells(NbGraderPreprocessor):
+    """A cell claiming a grade id the assignment does not have becomes a plain cell. nbgrader's OverwriteCells
+    would otherwise fail on it and drop the whole student from the gradebook."""
+
+    def preprocess(self, nb, resources):
+        known = {cell.metadata.get("nbgrader", {}).get("grade_id")
+                 for cell in nbformat.read(executor.SOURCE_NOTEBOOK, as_version=4).cells}
+        for cell in nb.cells:
+            if "nbgrader" in cell.metadata and cell.metadata["nbgrader"].get("grade_id") not in known:
+                log.warning("cell with unknown grade id %r: kept as a plain cell",
+                            str(cell.metadata["nbgrader"].get("grade_id"))[:80])
+                del cell.metadata["nbgrader"]
+        return nb, resources
 
 
 class GradeInSandbox(NbGraderPreprocessor):

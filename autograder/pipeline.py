@@ -9,12 +9,13 @@ from nbgrader.preprocessors import (
     OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
-from autograder.nbgrader_steps import GradeInSandbox, SubmissionReader
+from autograder.nbgrader_steps import ForgetUnknownGradeCells, GradeInSandbox, SubmissionReader
 
 READER = SubmissionReader   # reads the submitted file like the CLI: a link, a fifo or garbage becomes a zero with why
 SANITIZE = [
     ClearOutput,            # what the student's own run printed is not evidence
     DeduplicateIds,         # a duplicated cell id cannot shadow a grade cell
+    ForgetUnknownGradeCells,  # a grade cell the student invented is a plain cell (nbgrader would drop the student)
     OverwriteKernelspec,    # the grader's Python, not whatever the student's notebook names
     OverwriteCells,         # locked and test cells come back from the source, whatever the student did to them
     CheckCellMetadata,

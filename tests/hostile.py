@@ -30,6 +30,7 @@ def _find(match, limit=20000):
 
 # name -> (grade id of the cell whose source it replaces, or None for a new cell after the helpers; code)
 ATTACKS = {
+    "invented_grade_cells": (None, 'print("this cell claims to be worth 50 points")'),
     "overwrite_reference_cache": (None, WALK + '''
 for p in _find(lambda f: f.endswith(".npz") or f == ".cache"):
     try:
@@ -245,6 +246,11 @@ def attack_notebook(name: str, port: int):
     else:
         cells[target].source = code
     cells["ex1_predict"].source = MARKDOWN_ATTACK
+    if name == "invented_grade_cells":  # a new grade cell, and more points on a real one
+        nb.cells[nb.cells.index(cells["helpers"]) + 1].metadata["nbgrader"] = {
+            "grade": True, "solution": False, "locked": False, "grade_id": "bonus_tests", "points": 50,
+            "schema_version": 3}
+        cells["ex3_arithmetic_tests"].metadata["nbgrader"]["points"] = 100
     return nb
 
 

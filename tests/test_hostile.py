@@ -44,8 +44,9 @@ def folder_state(folder):
             for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
-def leftover_processes():
-    found = subprocess.run(["pgrep", "-af", "latent_lab_box_"], capture_output=True, text=True).stdout
+def leftover_processes(tmpdir):
+    """Processes of boxes made under tmpdir (each test gives the grader its own TMPDIR)."""
+    found = subprocess.run(["pgrep", "-af", f"{tmpdir}/latent_lab_box_"], capture_output=True, text=True).stdout
     return [line for line in found.splitlines() if "pgrep" not in line]
 
 
@@ -99,12 +100,15 @@ def cli_run(tmp_path_factory, listener, before):
     folder = tmp_path_factory.mktemp("battery")
     kinds = hostile.write_battery(folder / "submissions", listener.port)
     out = folder / "graded"
-    env = {**os.environ, "LATENT_LAB_TEST_SECRET": SECRET}
+    tmpdir = folder / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "LATENT_LAB_TEST_SECRET": SECRET, "TMPDIR": str(tmpdir)}
     run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder / "submissions"), "--json",
                           str(out / "all.json"), "--out", str(out)], cwd=KIT, env=env, capture_output=True,
                          text=True, timeout=2400)
     time.sleep(2)  # a daemon, had it escaped, would show itself within this
-    return {"run": run, "kinds": kinds, "out": out, "results": json.loads((out / "all.json").read_text())}
+    return {"run": run, "kinds": kinds, "out": out, "results": json.loads((out / "all.json").read_text()),
+            "tmpdir": tmpdir}
 
 
 def test_cli_grades_every_submission(cli_run):
@@ -145,7 +149,8 @@ def test_the_kit_is_unchanged(cli_run, before):
 
 
 def test_nothing_outlives_the_batch_and_nothing_was_planted(cli_run):
-    assert leftover_processes() == []
+    assert leftover_processes(cli_run["tmpdir"]) == []
+    assert list(cli_run["tmpdir"].iterdir()) == []  # every box's folder is gone
     for planted in ("/tmp/latent_lab_daemon_was_here", "/tmp/torchvision.py", "/tmp/sitecustomize.py",
                     "/tmp/fill", "/dev/shm/fill"):
         assert not os.path.exists(planted), planted
@@ -195,7 +200,7 @@ def _stem(run, attack):
 NBGRADER_ATTACKS = [a for a in hostile.ATTACKS if a != "sigint_ignoring_loop"]  # its 120 s is covered above
 
 
-def test_nbgrader_batch_with_attackers_interleaved(tmp_path, listener, before):
+def test_nbgrader_batch_with_attackers_interleaved(tmp_path, listener, before, monkeypatch):
     students = {}
     battery = tmp_path / "battery"
     battery.mkdir()
@@ -215,6 +220,9 @@ def test_nbgrader_batch_with_attackers_interleaved(tmp_path, listener, before):
     (garbage / f"{cfg.ASSIGNMENT_ID}.ipynb").write_text("[" * 100_000 + "]" * 100_000)
     (garbage / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
     source_before, submitted_before = folder_state(course / "source"), folder_state(course / "submitted")
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))  # nbgrader's boxes go here, so leftovers are ours to find
 
     result = nbgrader(course, "autograde", cfg.ASSIGNMENT_ID, "--force", check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -225,6 +233,7 @@ def test_nbgrader_batch_with_attackers_interleaved(tmp_path, listener, before):
     for student, parts in table.items():
         auto = {name: score for name, (score, _) in parts.items() if name.endswith("_tests")}
         assert len(auto) == len(cfg.CHECK_POINTS) and None not in auto.values(), (student, "was not autograded")
+        assert sum(m for name, (_, m) in parts.items() if name.endswith("_tests")) == 12, (student, "points changed")
         total = sum(auto.values())
         if "_honest_" in student:
             assert total == pytest.approx(honest_total(student.split("_honest_", 1)[1])), student
@@ -238,4 +247,4 @@ def test_nbgrader_batch_with_attackers_interleaved(tmp_path, listener, before):
     assert "symbolic link" in feedback.read_text() and "BEGIN SOLUTION" not in feedback.read_text()
     feedback = (course / "autograded" / "s98_nested_json" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb")
     assert "not a readable notebook" in feedback.read_text()
-    assert leftover_processes() == []
+    assert leftover_processes(tmpdir) == []
