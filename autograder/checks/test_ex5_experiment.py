@@ -8,16 +8,26 @@ from autograder.diagnoses import CHECK_DIAGNOSES
 CELL = "ex5_experiment"
 
 
+def _category_names() -> dict:
+    """'sneaker', 'ankle boot', 't-shirt/top', 't-shirt', 'top', ... -> label: how students write category names."""
+    names = {}
+    for label, name in enumerate(cfg.CATEGORY_NAMES):
+        for alias in (name, *name.split("/")):
+            names[" ".join(alias.lower().replace("-", " ").replace("_", " ").split())] = label
+    return names
+
+
 def target_category(student, strict=True) -> int:
-    """The target label. strict=False also reads a label written as a string ('7'): the wrong type costs the
-    contract point, not the judging of the images too."""
+    """The target label. strict=False also reads a label written as a string ('7') or a category name ('Sneaker',
+    any case): the wrong type costs the contract point, not the judging of the images too."""
     answer = student.get("TARGET_CATEGORY")
     if answer is None or answer.kind == "missing":
         raise CheckFailed("`TARGET_CATEGORY` is not defined. Set it to the label (0-9) of the category you generate.")
     value = answer.value if answer.kind == "scalar" else (answer.array.item() if answer.kind == "array"
                                                          and answer.array.size == 1 else None)
-    if not strict and isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if not strict and isinstance(value, str):
+        text = " ".join(value.lower().replace("-", " ").replace("_", " ").split())
+        value = int(text) if text.isdigit() else _category_names().get(text, value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 <= value <= 9:
         raise CheckFailed(CHECK_DIAGNOSES["ex5_bad_target"].format(got=answer.describe()))
     return int(value)
@@ -36,17 +46,22 @@ def techniques(student, strict=True) -> dict:
     result = {}
     for item in answer.items:
         try:
-            result[item.name] = _codes(item)
+            result[item.name] = _codes(item, strict)
         except CheckFailed:
             if strict:
                 raise
     return result
 
 
-def _codes(item) -> np.ndarray:
+def _codes(item, strict=True) -> np.ndarray:
+    """(n, 32) codes. strict=False also reads codes with extra size-1 dims ((n, 1, 32), (32,)): the shape costs the
+    contract point, not the judging of the images too."""
     codes = as_array(item, f"experiment_latents[{item.name!r}]")
     if codes.ndim == 1 and codes.shape[0] == 32:
         codes = codes[None, :]  # one code given as (32,)
+    sized = [d for d in codes.shape if d != 1]
+    if not strict and codes.ndim > 2 and sized[-1:] == [32] and len(sized) <= 2:
+        codes = codes.reshape(-1, 32)  # only size-1 dims besides n and 32: the same codes in another container
     if codes.ndim != 2 or codes.shape[1] != 32:
         raise CheckFailed(CHECK_DIAGNOSES["ex5_wrong_latent_shape"].format(key=item.name, shape=codes.shape))
     return codes
@@ -62,13 +77,31 @@ def all_codes(student) -> np.ndarray:
 
 
 def test_contract(student, reference):
-    target_category(student)
-    found = techniques(student)
+    try:
+        target_category(student)
+    except CheckFailed as err:  # say when the judging still understood it: only this point is lost
+        lenient = _or_none(lambda: cfg.CATEGORY_NAMES[target_category(student, strict=False)])
+        raise CheckFailed(f"{err} Your images were still judged, with the target read as {lenient}." if lenient
+                          else str(err)) from None
+    try:
+        found = techniques(student)
+    except CheckFailed as err:
+        lenient = _or_none(lambda: techniques(student, strict=False))
+        every_technique_read = lenient and len(lenient) == len(student.get("experiment_latents").items)
+        raise CheckFailed(f"{err} Your images were still judged, with the extra size-1 dims left out."
+                          if every_technique_read else str(err)) from None
     n = sum(len(codes) for codes in found.values())
     if len(found) < cfg.EX5_MIN_TECHNIQUES:
         raise CheckFailed(CHECK_DIAGNOSES["ex5_too_few_techniques"].format(n=len(found), min=cfg.EX5_MIN_TECHNIQUES))
     if n < cfg.EX5_MIN_CODES:
         raise CheckFailed(CHECK_DIAGNOSES["ex5_too_few_codes"].format(n=n, min=cfg.EX5_MIN_CODES))
+
+
+def _or_none(read):
+    try:
+        return read()
+    except CheckFailed:
+        return None
 
 
 def distinct_images(images: np.ndarray, threshold: float) -> np.ndarray:
