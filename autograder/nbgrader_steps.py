@@ -3,11 +3,12 @@
 SubmissionReader   nbgrader's exporter, except that it reads the submitted file as the executor does (no links, no
                    fifos, a size cap) and turns an unreadable file into the release notebook marked "not read", so
                    the student still gets a zero with the reason instead of vanishing from the gradebook.
-ForgetUnknownGradeCells  a cell a student marked as a new grade cell becomes a plain one (nbgrader would fail).
+ForgetUnknownGradeCells  cell roles come from the source; an invented grade cell becomes a plain one.
 GradeInSandbox     replaces nbgrader's Execute: it hands the sanitized notebook to the one grading executor
                    (autograder/executor.py: sandboxed kernel, caps, checks in this process, feedback in the test
                    cells), so `nbgrader autograde` and `python -m autograder grade` grade every submission alike.
 """
+import copy
 import logging
 import os
 from pathlib import Path
@@ -62,16 +63,22 @@ class SubmissionReader(NotebookExporter):
 
 
 class ForgetUnknownGradeCells(NbGraderPreprocessor):
-    """A cell claiming a grade id the assignment does not have becomes a plain cell. nbgrader's OverwriteCells
-    would otherwise fail on it and drop the whole student from the gradebook."""
+    """Cell roles (grade, solution, locked, points) belong to the assignment, not to the submission: a cell with a
+    grade id the source has gets the source's nbgrader metadata back, and one with an unknown grade id becomes a
+    plain cell. nbgrader's OverwriteCells would otherwise fail on an invented grade cell, or on a solution cell
+    marked as graded, and drop the whole student from the gradebook."""
 
     def preprocess(self, nb, resources):
-        known = {cell.metadata.get("nbgrader", {}).get("grade_id")
-                 for cell in nbformat.read(executor.SOURCE_NOTEBOOK, as_version=4).cells}
+        roles = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]
+                 for cell in nbformat.read(executor.SOURCE_NOTEBOOK, as_version=4).cells if "nbgrader" in cell.metadata}
         for cell in nb.cells:
-            if "nbgrader" in cell.metadata and cell.metadata["nbgrader"].get("grade_id") not in known:
-                log.warning("cell with unknown grade id %r: kept as a plain cell",
-                            str(cell.metadata["nbgrader"].get("grade_id"))[:80])
+            if "nbgrader" not in cell.metadata:
+                continue
+            grade_id = cell.metadata["nbgrader"].get("grade_id")
+            if grade_id in roles:
+                cell.metadata["nbgrader"] = copy.deepcopy(roles[grade_id])
+            else:
+                log.warning("cell with unknown grade id %r: kept as a plain cell", str(grade_id)[:80])
                 del cell.metadata["nbgrader"]
         return nb, resources
 

@@ -15,7 +15,7 @@ READER = SubmissionReader   # reads the submitted file like the CLI: a link, a f
 SANITIZE = [
     ClearOutput,            # what the student's own run printed is not evidence
     DeduplicateIds,         # a duplicated cell id cannot shadow a grade cell
-    ForgetUnknownGradeCells,  # a grade cell the student invented is a plain cell (nbgrader would drop the student)
+    ForgetUnknownGradeCells,  # cell roles and points come from the source; invented grade cells become plain
     OverwriteKernelspec,    # the grader's Python, not whatever the student's notebook names
     OverwriteCells,         # locked and test cells come back from the source, whatever the student did to them
     CheckCellMetadata,

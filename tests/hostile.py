@@ -251,6 +251,7 @@ def attack_notebook(name: str, port: int):
             "grade": True, "solution": False, "locked": False, "grade_id": "bonus_tests", "points": 50,
             "schema_version": 3}
         cells["ex3_arithmetic_tests"].metadata["nbgrader"]["points"] = 100
+        cells["ex5_experiment"].metadata["nbgrader"].update(grade=True, points=50)  # a solution cell claims points
     return nb
 
 
