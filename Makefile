@@ -8,7 +8,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 PY := .venv/bin/python
 DEBIAN_FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test data sandbox venv checkpoints model-card release clean
+.PHONY: demo test test-fast data sandbox venv checkpoints model-card release clean
 
 demo: data sandbox
 	$(PY) -m reference.model_card
@@ -16,6 +16,10 @@ demo: data sandbox
 
 test: data sandbox
 	$(PY) -m pytest -q tests
+
+# The edit-test loop: everything but the two long batteries (the 36-notebook corpus and the hostile battery).
+test-fast: data sandbox
+	$(PY) -m pytest -q tests --ignore=tests/test_corpus.py --ignore=tests/test_hostile.py
 
 # A .venv made from another Python (an older checkout used pyenv's) is rebuilt.
 venv:
