@@ -21,7 +21,6 @@ import course_config as cfg
 from autograder import executor
 
 log = logging.getLogger(__name__)
-GRADED_KEY = "latent_lab_graded"  # the executor's Graded, for callers that want more than the notebook
 NOT_READ_KEY = "latent_lab_not_read"  # notebook metadata: why the submitted file was not read (SubmissionReader)
 
 
@@ -104,5 +103,4 @@ class GradeInSandbox(NbGraderPreprocessor):
             executor.write_feedback(nb, graded.grades, graded.sandbox)
         else:
             nb = graded.notebook
-        resources[GRADED_KEY] = graded
         return nb, resources
