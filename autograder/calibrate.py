@@ -24,7 +24,7 @@ from reference.checkpoints import load_model
 def answers(model, test_set, dtype=torch.float32, device="cpu", single=False):
     """Ex3 latents and the Ex4 grid computed by `model` cast to dtype, back as float64 numpy."""
     model = copy.deepcopy(model).to(device=device, dtype=dtype)
-    images = test_set.images.to(dtype)
+    images = test_set.images.to(dtype)  # solutions move batches to the model's device
     cast = data.ImageSet(images, test_set.labels)
     ex3 = solutions.ex3_arithmetic(model, cast)
     codes = solutions.ex4_grid_latents().reshape(-1, 32).to(device=device, dtype=dtype)
@@ -59,9 +59,15 @@ def drift_table(model, test_set):
             conditions[name] = answers(model, test_set, dtype=dtype)
         except RuntimeError as err:  # an op without a CPU kernel for this dtype on this torch
             print(f"  ({name}: not supported on this CPU: {err})")
-    if torch.cuda.is_available():
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-        conditions["CUDA, TF32 allowed"] = answers(model, test_set, device="cuda")
+    if torch.cuda.is_available():  # a student who trained or ran on a GPU: cuDNN picks other kernels
+        name = torch.cuda.get_device_name()
+        for tf32 in (False, True):
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+            conditions[f"{name}, TF32 {'on' if tf32 else 'off'}"] = answers(model, test_set, device="cuda")
+        # TF32 stays on below, as cuDNN's default leaves it
+        conditions[f"{name}, one code at a time"] = answers(model, test_set, device="cuda", single=True)
+        for label, dtype in (("float16", torch.float16), ("bfloat16", torch.bfloat16)):
+            conditions[f"{name}, model in {label}"] = answers(model, test_set, dtype=dtype, device="cuda")
     return {name: {k: float(np.abs(v - base[k]).max()) for k, v in result.items()} for name, result in conditions.items()}
 
 
