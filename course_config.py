@@ -77,7 +77,8 @@ PREDICT_POINTS = 1            # each PREDICT answer is graded by hand; a small r
 EX5_INTERPRETATION_POINTS = 3  # the written interpretation of the experiment, graded by hand
 # Autograded cells: solution cell id -> the variables its hidden test exports for the grader.
 GRADED_ANSWERS = {
-    "ex3_arithmetic": ["boot_direction", "z_result"],
+    # the three averages only let each step be judged on the student's own inputs (one mistake costs once)
+    "ex3_arithmetic": ["boot_direction", "z_result", "z_sneaker_avg", "z_ankle_boot_avg", "z_sandal_avg"],
     "ex4_grid": ["decoded_grid", "z"],          # z (the last code built) only helps name mistakes
     "ex5_experiment": ["TARGET_CATEGORY", "experiment_latents"],
 }
@@ -119,6 +120,7 @@ EX5_CLASSIFIER_TRUSTED = 0.5
 # A decoded image changes little when encoded and decoded again (at most 0.08 mean |pixel change| on the reference
 # grid); uniform noise changes by 0.25 or more. Ex4's format points need most cells below this.
 DECODED_LIKE_DISTANCE = 0.15
+DECODED_MIN_CONTRAST = 0.02  # pixel std: the flattest cell of the reference grid has 0.08, a blank cell 0
 # Every grading kernel runs in a bubblewrap sandbox (autograder/sandbox.py). "none" grades without isolation:
 # student code can then read and change the course; every report says so. Only for a machine without bwrap.
 SANDBOX = "bwrap"

@@ -1,36 +1,12 @@
 """Grader side of the export: read one cell's answers back as plain data, never unpickling anything."""
 import json
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from autograder.export import META_KEY
-
-
-@dataclass
-class Answer:
-    """One exported value. kind is array, scalar, dict, missing or unsupported."""
-    name: str
-    kind: str
-    array: Optional[np.ndarray] = None     # float64, for kind == "array"
-    value: object = None                   # for kind == "scalar"
-    items: list = field(default_factory=list)  # Answers, for kind == "dict"
-    info: dict = field(default_factory=dict)   # type, dtype, device, requires_grad, subclass, custom_eq, reason
-
-    def describe(self) -> str:
-        """'float32 tensor of shape (1, 32) on cuda:0' and the like, for messages."""
-        if self.kind == "array":
-            where = f" on {self.info['device']}" if self.info.get("device", "cpu") != "cpu" else ""
-            kind = "list" if self.info.get("dtype") == "list" else self.info.get("type", "array").split(".")[-1]
-            return f"{self.info.get('dtype')} {kind} of shape {tuple(self.array.shape)}{where}"
-        if self.kind == "scalar":
-            return f"{type(self.value).__name__} {self.value!r}"[:200]
-        if self.kind == "unsupported":
-            return f"value the grader cannot read: {self.info.get('reason', 'unknown type')}"
-        return self.info.get("type", self.kind)
+from autograder.contract import META_KEY, Answer, build  # noqa: F401 (Answer: the type checks receive)
 
 
 class ExportUnreadable(Exception):
@@ -42,26 +18,6 @@ class ExportUnreadable(Exception):
 MAX_EXPORT_BYTES = 32 * 2**20   # 4 million float64 numbers, once unpacked
 MAX_ARRAYS = 1_000
 MAX_META_BYTES = 1 * 2**20
-MAX_DEPTH = 8   # a dict of techniques holds arrays: two levels; deeper nesting is not an answer
-
-
-def _build(name: str, info: dict, arrays, key: str, depth: int = 0) -> Answer:
-    if not isinstance(info, dict):
-        raise ExportUnreadable(f"{key}: not a description")
-    if depth > MAX_DEPTH:
-        raise ExportUnreadable(f"values nested more than {MAX_DEPTH} levels deep")
-    kind = info.get("kind", "unsupported")
-    if kind == "array":
-        if key not in arrays:
-            raise ExportUnreadable(f"array {key} is missing")
-        return Answer(name, kind, array=arrays[key], info=info)
-    if kind == "dict":
-        items = [_build(str(item.get("name")) if isinstance(item, dict) else "?", item, arrays, f"{key}.{i}", depth + 1)
-                 for i, item in enumerate(info.get("items", []))]
-        return Answer(name, kind, items=items, info=info)
-    if kind == "scalar":
-        return Answer(name, kind, value=info.get("value"), info=info)
-    return Answer(name, kind, info=info)
 
 
 def load_cell_answers(answers_dir: Path, cell_id: str) -> Optional[dict]:
@@ -76,7 +32,7 @@ def load_cell_answers(answers_dir: Path, cell_id: str) -> Optional[dict]:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(str(arrays.pop(META_KEY)))
-        return {str(name): _build(str(name), info, arrays, str(name)) for name, info in meta["values"].items()}
+        return {str(name): build(str(name), info, arrays, str(name)) for name, info in meta["values"].items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, zipfile.BadZipFile) as err:
         raise ExportUnreadable(f"{path.name}: {str(err)[:200]}") from None
 

@@ -38,6 +38,8 @@ def results_json(submission: executor.Graded) -> dict:
             tests.append({"name": f"{cell_id}: {r.name}", "score": r.points, "max_score": r.max_points,
                           "output": r.message or "passed", "visibility": "visible"})
     output = submission.problem or f"Graded in {submission.seconds.get('total', 0):.1f} s."
+    output = " ".join([output, *(f"{cell_id}: {note}" for cell_id, grade in submission.grades.items()
+                                 for note in grade.notes)])
     if submission.sandbox == "none":
         output = f"{executor.UNSANDBOXED_NOTE} {output}"
     return {"score": submission.score, "max_score": submission.max_score, "tests": tests, "output": output}

@@ -1,46 +1,26 @@
 """Compare a student's value with the reference: explicit shape rules first, then a named tolerance.
 
-Shape rule: the same numbers in the same order. A value is accepted when its shape equals the expected shape
-once size-1 dims are dropped, so (32,) passes where (1, 32) is asked; it is then reshaped, never broadcast.
+The shape rule and the reading of an answer are the contract's (autograder/contract.py), shared with the
+notebook's visible checks; this module adds the tolerance and the error report.
 """
 import numpy as np
 import torch
 
-from autograder.answers import Answer
+import course_config as cfg
+from autograder.contract import Answer, CheckFailed, number_array, reshape_like, same_numbers_shape  # noqa: F401
 
 
-class CheckFailed(AssertionError):
-    """A check's verdict; its message is shown to the student as is."""
+as_array = number_array  # the contract's reading of a number answer, under the name the checks use
 
-
-def as_array(answer: Answer, name: str) -> np.ndarray:
-    """The answer as a finite float64 array, or CheckFailed saying what to fix."""
-    if answer is None or answer.kind == "missing":
-        raise CheckFailed(f"`{name}` is not defined when the cell finishes. Fill in the TODO, then run the cell.")
-    if answer.info.get("subclass"):
-        raise CheckFailed(f"`{name}` is a {answer.info['type']}, a subclass; use a plain torch.Tensor or numpy array.")
-    if answer.info.get("custom_eq"):
-        raise CheckFailed(f"`{name}` is a {answer.info['type']} with its own `==`; use a plain tensor or array.")
-    if answer.kind == "unsupported":
-        raise CheckFailed(f"`{name}` cannot be graded: {answer.info.get('reason', 'unsupported value')}.")
-    if answer.kind != "array":
-        raise CheckFailed(f"`{name}` should be a tensor, but it is a {answer.describe()}.")
-    array = answer.array
-    bad = ~np.isfinite(array)
-    if bad.any():
-        where = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise CheckFailed(f"`{name}` contains {int(bad.sum())} NaN or infinite values (the first at index {where}).")
-    return array
-
-
-def same_numbers_shape(shape, expected_shape) -> bool:
-    return [d for d in shape if d != 1] == [d for d in expected_shape if d != 1]
-
-
-def reshape_like(array: np.ndarray, expected_shape, name: str) -> np.ndarray:
-    if not same_numbers_shape(array.shape, expected_shape):
-        raise CheckFailed(f"`{name}` has shape {tuple(array.shape)}; expected {tuple(expected_shape)}.")
-    return array.reshape(expected_shape)
+# The contract as the release ships it (a link to autograder/contract.py beside the notebook), and the settings its
+# visible checks are given per cell: course_config's values, written into the notebook when it is built.
+CONTRACT_FILE = "latent_lab_contract.py"
+FORMAT_SETTINGS = {
+    "ex3_arithmetic": {"latent_dim": cfg.VAE_RECIPE["latent_dim"]},
+    "ex4_grid": {"grid_size": cfg.EX4_GRID_SIZE, "pixel_max": cfg.PIXEL_SCALE_MAX},
+    "ex5_experiment": {"latent_dim": cfg.VAE_RECIPE["latent_dim"], "min_techniques": cfg.EX5_MIN_TECHNIQUES,
+                       "min_codes": cfg.EX5_MIN_CODES},
+}
 
 
 REL_ERROR_FLOOR = 0.05  # relative error is only reported where |expected| >= this: near 0 it means nothing

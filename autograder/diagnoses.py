@@ -164,20 +164,11 @@ CATALOGUE = [
 BY_NAME = {d.name: d for d in CATALOGUE}
 # Mistakes recognised by a check's own logic rather than by rebuilding the answer. Same catalogue: one name,
 # one message each; the checks format them with what they found. Problems any value can have (missing, NaN or
-# inf, a Tensor subclass, its own `==`, a wrong shape) are named by autograder.compare.as_array for every answer.
+# inf, a Tensor subclass, its own `==`, a wrong shape, the format of each cell) are the contract's
+# (autograder/contract.py), worded once there for the grader and the notebook's visible checks alike.
 CHECK_DIAGNOSES = {
     "ex3_sampled_z": "{name} is off by about as much as random sampling would make it: it looks like it was built "
                      "from sampled z (model(x) or reparameterize) instead of mu. Use encode_to_mu, which returns mu.",
-    "ex4_pixels_0_255": "decoded_grid has pixels up to {max:.4g}: it is on a 0-255 scale. Keep the decoder's "
-                        "output in [0, 1], as model.decode returns it.",
-    "ex4_wrong_image_shape": "Each cell of decoded_grid should be one 28x28 image; got cells of shape {shape}. "
-                             "Use img.squeeze().cpu().numpy() as the skeleton does.",
-    "ex4_wrong_grid_size": "decoded_grid should be 10 rows by 10 columns of 28x28 images; got shape {shape}.",
-    "ex5_too_few_codes": "experiment_latents holds {n} codes in total; the experiment needs at least {min}.",
-    "ex5_too_few_techniques": "experiment_latents has {n} technique(s); the experiment needs at least {min}.",
-    "ex5_wrong_latent_shape": "experiment_latents[{key!r}] has shape {shape}; each technique's codes must have "
-                              "shape (n, 32).",
-    "ex5_bad_target": "TARGET_CATEGORY must be an int from 0 to 9 (a Fashion-MNIST label); got {got}.",
     "ex5_near_duplicates": "Too many near-duplicates: only {distinct} distinct image(s) among your {n} (two count as "
                            "one when their mean pixel difference is below {threshold}); the experiment needs at "
                            "least {min}. Vary the codes more.",

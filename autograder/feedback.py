@@ -22,18 +22,19 @@ def score(results) -> float:
     return round(sum(r.points for r in results), 4)
 
 
-def text_report(cell_id, results) -> str:
+def text_report(cell_id, results, notes=()) -> str:
     lines = [f"{TITLES.get(cell_id, cell_id)}: {score(results):g} / {sum(r.max_points for r in results):g}"]
     for r in results:
         lines.append(f"  [{'PASS' if r.passed else 'FAIL'}] {r.name} ({r.points:g}/{r.max_points:g})"
                      + (f": {r.message}" if r.message else ""))
+    lines += [f"  Note: {note}" for note in notes]
     return "\n".join(lines)
 
 
 CELL = 'style="padding:3px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"'
 
 
-def html_report(cell_id, results, pictures=()) -> str:
+def html_report(cell_id, results, pictures=(), notes=()) -> str:
     rows = "".join(
         f"<tr><td {CELL}><span style=\"color:{'#1a7f37' if r.passed else '#cf222e'};font-weight:bold\">"
         f"{'&#10004; pass' if r.passed else '&#10008; fail'}</span></td><td {CELL}><code>{html.escape(r.name)}</code></td>"
@@ -45,7 +46,7 @@ def html_report(cell_id, results, pictures=()) -> str:
     header = "".join(f"<th {CELL}>{h}</th>" for h in ("", "check", "points", "message"))
     return (f"<div class='latent-lab-feedback'><h4>{html.escape(TITLES.get(cell_id, cell_id))}: "
             f"{score(results):g} / {total:g} points</h4><table style=\"border-collapse:collapse\"><tr>{header}</tr>"
-            f"{rows}</table>{images}</div>")
+            f"{rows}</table>{''.join(f'<p>Note: {html.escape(n)}</p>' for n in notes)}{images}</div>")
 
 
 def _png(fig) -> str:
@@ -78,16 +79,16 @@ def ex3_pictures(reference, z_result):
 
 def ex4_pictures(reference, grid):
     expected = reference["ex4.decoded_grid"]
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
-    for ax, image, title, kwargs in (
-            (axes[0], grid_image(grid), "your decoded_grid", {}),
-            (axes[1], grid_image(expected), "reference", {}),
-            (axes[2], grid_image(np.abs(grid - expected)), "|difference|", {"cmap": "magma", "vmax": 0.5})):
-        ax.imshow(image, cmap=kwargs.get("cmap", "gray"), vmin=0, vmax=kwargs.get("vmax", 1))
+    panels = [(grid_image(grid), "your decoded_grid", "gray", 1), (grid_image(expected), "reference", "gray", 1)]
+    if grid.shape == expected.shape:
+        panels.append((grid_image(np.abs(grid - expected)), "|difference|", "magma", 0.5))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.2))
+    for ax, (image, title, cmap, vmax) in zip(axes, panels):
+        ax.imshow(image, cmap=cmap, vmin=0, vmax=vmax)
         ax.set_title(title)
         ax.axis("off")
-    return [("Your grid (as the grader read it, on a 0-1 scale), the reference grid, and where they differ.",
-             _png(fig))]
+    return [("Your grid (as the grader read it, on a 0-1 scale), the reference grid"
+             + (", and where they differ." if len(panels) == 3 else "."), _png(fig))]
 
 
 def ex5_pictures(reference, codes_by_technique, target):
@@ -106,6 +107,21 @@ def ex5_pictures(reference, codes_by_technique, target):
         pictures.append((f"{technique}: your codes decoded by the reference VAE, with the judge's label "
                          f"(green = {cfg.CATEGORY_NAMES[target] if target is not None else 'target'}).", _png(fig)))
     return pictures
+
+
+def notes_for(cell_id, answers) -> list:
+    """What the checks left out of judging, said once per cell even when every check passed."""
+    from autograder.checks import test_ex5_experiment
+
+    if cell_id != "ex5_experiment":
+        return []
+    try:
+        n = sum(len(codes) for codes in test_ex5_experiment.techniques(answers, strict=False).values())
+    except Exception:  # noqa: BLE001  an unreadable experiment already has its messages
+        return []
+    if n > cfg.EX5_MAX_CODES:
+        return [f"only the first {cfg.EX5_MAX_CODES} of your {n} codes were decoded and judged."]
+    return []
 
 
 def pictures_for(cell_id, answers, reference) -> list:

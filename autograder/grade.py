@@ -18,6 +18,7 @@ class CellGrade:
     results: list
     html: str
     text: str
+    notes: tuple = ()  # what the checks left out of judging
 
     @property
     def score(self) -> float:
@@ -38,8 +39,10 @@ def grade_answers(answers_dir: Path, pictures: bool = True, stopped: str = "", r
     grades = {}
     for cell_id, cell_results in results.items():
         cell_pictures = feedback.pictures_for(cell_id, answers[cell_id], reference) if pictures else []
-        grades[cell_id] = CellGrade(cell_id, cell_results, feedback.html_report(cell_id, cell_results, cell_pictures),
-                                    feedback.text_report(cell_id, cell_results))
+        notes = feedback.notes_for(cell_id, answers[cell_id])
+        grades[cell_id] = CellGrade(cell_id, cell_results, feedback.html_report(cell_id, cell_results, cell_pictures,
+                                                                                notes),
+                                    feedback.text_report(cell_id, cell_results, notes), tuple(notes))
     return grades
 
 

@@ -26,9 +26,9 @@ NOT_READ_KEY = "latent_lab_not_read"  # notebook metadata: why the submitted fil
 
 def kernel_environment(answers_dir) -> dict:
     """What an unsandboxed grading kernel needs to find: where to export, the exporter, and the data."""
-    from autograder import export
+    from autograder import contract
 
-    return {export.ANSWERS_DIR_ENV: str(answers_dir), "LATENT_LAB_EXPORTER": str(Path(export.__file__).resolve()),
+    return {contract.ANSWERS_DIR_ENV: str(answers_dir), "LATENT_LAB_EXPORTER": str(Path(contract.__file__).resolve()),
             "LATENT_LAB_DATA": str(cfg.DATA_DIR), "NBGRADER_EXECUTION": "autograde"}
 
 

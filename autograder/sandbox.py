@@ -4,7 +4,7 @@ Inside the box the kernel sees:
   /usr (and /bin, /lib...)   read-only system files
   the venv and its Python    read-only, at the same paths as outside (so the venv's links resolve)
   /data                      read-only Fashion-MNIST
-  /opt/latent_lab/export.py  read-only: the one file of the kit the kernel needs (it writes the answers)
+  /opt/latent_lab/contract.py  read-only: the one file of the kit the kernel needs (it writes the answers)
   /home/student              its cwd and HOME: a size-capped tmpfs holding read-only copies of the assignment's
                              files (vae.pt), nothing else
   /tmp, /dev/shm             size-capped tmpfs
@@ -31,9 +31,9 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 
 import course_config as cfg
-from autograder import export
+from autograder import contract
 
-EXPORTER = Path(export.__file__).resolve()
+EXPORTER = Path(contract.__file__).resolve()
 HOME = "/home/student"
 ANSWERS = "/answers"
 DATA = "/data"
@@ -170,7 +170,7 @@ class Box:
         return {"HOME": HOME, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
                 "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                 "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-                export.ANSWERS_DIR_ENV: ANSWERS, "LATENT_LAB_EXPORTER": "/opt/latent_lab/export.py",
+                contract.ANSWERS_DIR_ENV: ANSWERS, "LATENT_LAB_EXPORTER": "/opt/latent_lab/contract.py",
                 "LATENT_LAB_DATA": DATA, "NBGRADER_EXECUTION": "autograde"}
 
     def command(self, kernel_argv: list) -> list:
@@ -186,7 +186,7 @@ class Box:
                 "--ro-bind", str(self.host_dir / "group"), "/etc/group"]
         for item in self.assignment_files:
             args += ["--ro-bind", str(item), f"{HOME}/{item.name}"]
-        args += ["--ro-bind", str(EXPORTER), "/opt/latent_lab/export.py"]
+        args += ["--ro-bind", str(EXPORTER), "/opt/latent_lab/contract.py"]
         if Path(cfg.DATA_DIR).is_dir():
             args += ["--ro-bind", str(Path(cfg.DATA_DIR).resolve()), DATA]
         args += ["--dir", ANSWERS]

@@ -17,6 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import course_config as cfg  # noqa: E402
+from autograder.compare import CONTRACT_FILE, FORMAT_SETTINGS  # noqa: E402
 from reference import solutions, vae  # noqa: E402
 
 NOTEBOOK = ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
@@ -69,9 +70,9 @@ def written_answer(grade_id, points, prompt, example):
     return new_markdown_cell(source, metadata=_nbgrader(grade_id, grade=True, solution=True, points=points))
 
 
-def tests(cell_id, visible):
-    """The grade cell after a TODO: the hidden part hands the answers to the autograder (first, so it runs
-    even when a visible check fails); the visible part gives instant feedback on types and shapes only."""
+def tests(cell_id):
+    """The grade cell after a TODO: the hidden part hands the answers to the autograder (first, so it runs even
+    when a visible check fails); the visible part runs the contract's format rules, the grader's own, in its words."""
     names = cfg.GRADED_ANSWERS[cell_id]
     hidden = (
         "### BEGIN HIDDEN TESTS\n"
@@ -81,9 +82,14 @@ def tests(cell_id, visible):
         f"    _runpy.run_path(_os.environ['LATENT_LAB_EXPORTER'])['export_answers']({cell_id!r}, {names!r}, globals())\n"
         "### END HIDDEN TESTS\n"
     )
+    visible = (
+        f"# Checks the format the autograder reads, with its own rules and words ({CONTRACT_FILE}, beside this\n"
+        "# notebook). Whether the values are right is judged by the autograder, against a reference.\n"
+        f"from {CONTRACT_FILE.removesuffix('.py')} import check_format\n"
+        f"print(check_format({cell_id!r}, globals(), {FORMAT_SETTINGS[cell_id]!r}))"
+    )
     points = sum(cfg.CHECK_POINTS[cell_id].values())
-    return new_code_cell(hidden + textwrap.dedent(visible).strip(),
-                         metadata=_nbgrader(f"{cell_id}_tests", grade=True, locked=True, points=points))
+    return new_code_cell(hidden + visible, metadata=_nbgrader(f"{cell_id}_tests", grade=True, locked=True, points=points))
 
 
 def predict(exercise, prompt, example):
@@ -495,14 +501,7 @@ def cells():
         z_result = z_sandal_avg + boot_direction
         ### END SOLUTION
         """),
-        tests("ex3_arithmetic", """
-        # Quick checks on types and shapes. The autograder compares the values with the reference.
-        for name, value in [('boot_direction', boot_direction), ('z_result', z_result)]:
-            assert hasattr(value, 'shape'), f'{name} should be a tensor, not {type(value).__name__}'
-            assert np.prod(value.shape) == LATENT_DIM, f'{name} should hold {LATENT_DIM} numbers, got shape {tuple(value.shape)}'
-            assert torch.isfinite(torch.as_tensor(value).float()).all(), f'{name} contains NaN or inf'
-        print('boot_direction and z_result have the right type and shape.')
-        """),
+        tests("ex3_arithmetic"),
         locked("ex3_plot", """
         # Decode everything to see the results
         with torch.no_grad():
@@ -617,15 +616,7 @@ def cells():
                     row_images.append(img.squeeze().cpu().numpy())
                 decoded_grid.append(row_images)
         """),
-        tests("ex4_grid", """
-        # Quick checks on the grid's layout. The autograder compares the images with the reference.
-        assert len(decoded_grid) == 10 and all(len(row) == 10 for row in decoded_grid), \\
-            'decoded_grid should be 10 rows of 10 images'
-        grid_array = np.array(decoded_grid)
-        assert grid_array.shape == (10, 10, 28, 28), f'expected 10x10 images of 28x28, got {grid_array.shape}'
-        assert 0 <= grid_array.min() and grid_array.max() <= 1, 'decoded pixels should lie in [0, 1]'
-        print('decoded_grid is 10 x 10 images of 28x28 with pixels in [0, 1].')
-        """),
+        tests("ex4_grid"),
         locked("ex4_plot", """
         # Display as a single large image
         fig, axes = plt.subplots(grid_size, grid_size, figsize=(12, 12))
@@ -766,18 +757,7 @@ def cells():
         experiment_latents = {'neighbourhood sampling': neighbourhood, 'dimension sweep': torch.cat(sweep)}
         ### END SOLUTION
         """),
-        tests("ex5_experiment", """
-        # Quick checks on the experiment's contract. The autograder judges the decoded images themselves.
-        assert isinstance(TARGET_CATEGORY, int) and 0 <= TARGET_CATEGORY <= 9, 'TARGET_CATEGORY should be an int 0-9'
-        assert isinstance(experiment_latents, dict), 'experiment_latents should be a dict: technique -> codes'
-        for technique, codes in experiment_latents.items():
-            assert codes.ndim == 2 and codes.shape[1] == LATENT_DIM, \\
-                f'{technique!r}: codes should have shape (n, {LATENT_DIM}), got {tuple(codes.shape)}'
-        n_codes = sum(len(codes) for codes in experiment_latents.values())
-        assert len(experiment_latents) >= 2, 'use at least 2 techniques'
-        assert n_codes >= 15, f'generate at least 15 images (you have {n_codes})'
-        print(f'{len(experiment_latents)} techniques, {n_codes} codes, target {CATEGORY_NAMES[TARGET_CATEGORY]}.')
-        """),
+        tests("ex5_experiment"),
         locked("ex5_show", """
         # Decode and show every technique's codes
         for technique, codes in experiment_latents.items():

@@ -6,7 +6,7 @@ import torch
 import course_config as cfg
 from autograder.answers import load_cell_answers
 from autograder.compare import CheckFailed, as_array, assert_matches, error_report, reshape_like
-from autograder.export import export_answers
+from autograder.contract import export_answers
 
 EXPECTED = np.linspace(-1, 1, 32).reshape(1, 32)
 

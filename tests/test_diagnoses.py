@@ -1,6 +1,6 @@
 """Does each classic mistake fail exactly its checks and get named by its catalogue entry?
 
-Answers go through the real export (autograder/export.py) and loader, then straight into the check functions,
+Answers go through the real export (autograder/contract.py) and loader, then straight into the check functions,
 so these run in seconds; the corpus tests do the same through whole notebooks and kernels.
 """
 import pytest
@@ -10,7 +10,7 @@ from autograder.answers import load_cell_answers
 from autograder.checks import test_ex3_arithmetic as ex3, test_ex4_grid as ex4, test_ex5_experiment as ex5
 from autograder.compare import CheckFailed
 from autograder.diagnoses import CATALOGUE, CHECK_DIAGNOSES
-from autograder.export import export_answers
+from autograder.contract import export_answers
 from autograder.reference_answers import get_reference
 from reference import solutions
 
@@ -110,6 +110,44 @@ def test_ex3_mistake_costs_its_step_and_is_named(tmp_path, ref, correct, vae, te
     assert words in " ".join(outcome.values())
 
 
+def own_inputs_case(correct, vae, test_set, case):
+    """Ex3 answers with the three averages exported too, as the skeleton's cell holds them."""
+    def mean(cat, first=0, n=20):
+        return vae.encode(solutions.get_items_by_category(test_set, cat, first + n)[first:])[0].mean(0, keepdim=True)
+
+    with torch.no_grad():
+        averages = {"z_sneaker_avg": mean(7), "z_ankle_boot_avg": mean(9), "z_sandal_avg": mean(5)}
+        if case == "other_items_everywhere":
+            averages = {"z_sneaker_avg": mean(7, 20), "z_ankle_boot_avg": mean(9, 20), "z_sandal_avg": mean(5, 20)}
+        elif case == "other_sandal_items":
+            averages["z_sandal_avg"] = mean(5, n=5)
+        elif case == "sandal_from_the_wrong_label":
+            averages["z_sandal_avg"] = mean(7)
+    direction = averages["z_ankle_boot_avg"] - averages["z_sneaker_avg"]
+    result = averages["z_sandal_avg"] + direction
+    if case == "right_value_other_route":  # direction the other way round, subtracted to compensate
+        direction = -direction
+        result = averages["z_sandal_avg"] - direction
+    return {"boot_direction": direction, "z_result": result, **averages}
+
+
+OWN_INPUTS = {  # a value equal to the reference never loses points; one deviation costs its own step once
+    "right_value_other_route": ({"boot_direction"}, "points the wrong way"),
+    "other_items_everywhere": ({"boot_direction"}, "you averaged other items than the first 20"),
+    "other_sandal_items": ({"z_result"}, "`z_sandal_avg` is not the mean mu of the first 20 Sandal items"),
+    "sandal_from_the_wrong_label": ({"z_result"}, "`z_sandal_avg` is the average of Sneaker (7) items"),
+    "all_right": (set(), ""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OWN_INPUTS))
+def test_ex3_each_step_is_judged_on_the_students_own_inputs(tmp_path, ref, correct, vae, test_set, case):
+    checks, words = OWN_INPUTS[case]
+    outcome = grade(tmp_path, ref, "ex3_arithmetic", own_inputs_case(correct, vae, test_set, case))
+    assert failed(outcome) == checks
+    assert words in " ".join(outcome.values())
+
+
 def ex4_case(correct, vae, mistake):
     grid, z = correct["decoded_grid"].clone(), correct["z"].clone()
     with torch.no_grad():
@@ -142,10 +180,11 @@ EX4 = {
     "ex4_upside_down": ({"orientation"}, "upside down"),
     "ex4_dims_swapped": ({"orientation"}, "Dims 0 and 1 are swapped"),
     "ex4_other_arrangement": ({"orientation"}, "left and right are swapped"),
-    "ex4_other_dims_not_zero": ({"cells", "orientation"}, "other 30 dims must be 0"),
-    "ex4_wrong_range": ({"cells", "orientation"}, "does not span -3 to +3"),
+    # one mistake costs once: the orientation is judged on the student's own grid (their range, their other dims)
+    "ex4_other_dims_not_zero": ({"cells"}, "other 30 dims must be 0"),
+    "ex4_wrong_range": ({"cells"}, "does not span -3 to +3"),
     "ex4_pixels_0_255": ({"pixel_scale"}, "0-255 scale"),
-    "ex4_wrong_image_shape": ({"shape"}, "one 28x28 image"),
+    "ex4_wrong_image_shape": ({"shape"}, "only this format point is lost"),
     "ex4_wrong_grid_size": ({"shape", "pixel_scale", "cells", "orientation"}, "10 rows by 10 columns"),
 }
 
@@ -237,3 +276,16 @@ def test_wild_codes_around_a_category_centre_are_off_target(tmp_path, ref, categ
     outcome = grade(tmp_path, ref, "ex5_experiment", {"TARGET_CATEGORY": category,
                                                        "experiment_latents": {"a": wild[:10], "b": wild[10:]}})
     assert failed(outcome) == {"on_target"}
+
+
+def test_codes_left_out_of_judging_are_named(tmp_path):
+    from autograder.feedback import notes_for
+
+    codes = torch.randn(2, 300, 32, generator=torch.Generator().manual_seed(0))
+    values = {"TARGET_CATEGORY": 7, "experiment_latents": {"a": codes[0], "b": codes[1]}}
+    export_answers("ex5_experiment", list(values), values, str(tmp_path))
+    notes = notes_for("ex5_experiment", load_cell_answers(tmp_path, "ex5_experiment"))
+    assert notes == ["only the first 500 of your 600 codes were decoded and judged."]
+    values["experiment_latents"] = {"a": codes[0, :100], "b": codes[1, :100]}
+    export_answers("ex5_experiment", list(values), values, str(tmp_path))
+    assert notes_for("ex5_experiment", load_cell_answers(tmp_path, "ex5_experiment")) == []

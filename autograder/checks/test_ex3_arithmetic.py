@@ -1,10 +1,63 @@
-"""Ex3: boot_direction = ankle boot - sneaker; z_result = sandal + boot_direction (20-item mean mu codes)."""
+"""Ex3: boot_direction = ankle boot - sneaker; z_result = sandal + boot_direction (20-item mean mu codes).
+
+A value equal to the reference never loses points. Otherwise each step is judged on the student's own inputs
+(their exported averages and boot_direction), so one deviation costs its own step once and is named there.
+"""
+import numpy as np
+
 import course_config as cfg
-from autograder.compare import CheckFailed, as_array, error_report, is_close, reshape_like
+from autograder import contract
+from autograder.compare import CheckFailed, error_report, is_close
 from autograder.diagnoses import CHECK_DIAGNOSES, diagnose, looks_sampled
 
 CELL = "ex3_arithmetic"
-SHAPE = (1, 32)
+LATENT_DIM = cfg.VAE_RECIPE["latent_dim"]
+SHAPE = (1, LATENT_DIM)
+AVERAGES = {"z_sneaker_avg": "sneaker", "z_ankle_boot_avg": "ankle_boot", "z_sandal_avg": "sandal"}
+NAMES = cfg.CATEGORY_NAMES
+
+
+def _value(student, name):
+    return contract.latent_code(student.get(name), name, LATENT_DIM)
+
+
+def _own(student, name):
+    """A value the student exported as a readable (1, 32) code, or None."""
+    try:
+        return _value(student, name)
+    except CheckFailed:
+        return None
+
+
+def _reference_average(reference, name):
+    return reference["category_mean_mu"][cfg.EX3_CATEGORIES[AVERAGES[name]]][None, :]
+
+
+def _off_averages(student, reference, names) -> dict:
+    """{name: the student's average} for each of `names` that differs from the lesson's 20-item mean."""
+    own = {name: _own(student, name) for name in names}
+    return {name: value for name, value in own.items()
+            if value is not None and not is_close(value, _reference_average(reference, name), cfg.LATENT_TOLERANCE)}
+
+
+def _what_went_into(name, value, reference) -> str:
+    """Why an exported average differs from the lesson's, said only as far as the reference ingredients show it."""
+    label = cfg.EX3_CATEGORIES[AVERAGES[name]]
+    if is_close(value, reference["category_mean_logvar"][label][None, :], cfg.LATENT_TOLERANCE):
+        return f"`{name}` averages logvar, not mu: the location of an image in latent space is mu"
+    for other in range(10):
+        if other != label and is_close(value, reference["category_mean_mu"][other][None, :], cfg.LATENT_TOLERANCE):
+            return f"`{name}` is the average of {NAMES[other]} ({other}) items, not {NAMES[label]} ({label})"
+    error = float(np.abs(value - _reference_average(reference, name)).max())
+    return (f"`{name}` is not the mean mu of the first {cfg.EX3_N_SAMPLES} {NAMES[label]} items of the test set "
+            f"(max abs error {error:.2g}): you averaged other items than the first {cfg.EX3_N_SAMPLES}, or another "
+            f"number of them (the lesson uses get_items_by_category(test_dataset, {label}, n={cfg.EX3_N_SAMPLES}))")
+
+
+def _averages_message(step, off, reference) -> str:
+    causes = "; ".join(_what_went_into(name, value, reference) for name, value in off.items())
+    return (f"Your arithmetic for {step} is right, but the averages it starts from are not the lesson's: {causes}. "
+            "This costs this step once; the next step is judged on your own values.")
 
 
 def _fail_with_diagnosis(name, got, expected, reference, context, answer):
@@ -19,27 +72,37 @@ def _fail_with_diagnosis(name, got, expected, reference, context, answer):
 
 def test_shapes(student, reference):
     for name in ("boot_direction", "z_result"):
-        array = as_array(student.get(name), name)
-        reshape_like(array, SHAPE, name)
+        _value(student, name)
 
 
 def test_boot_direction(student, reference):
-    expected = reference["ex3.boot_direction"]
-    got = reshape_like(as_array(student.get("boot_direction"), "boot_direction"), SHAPE, "boot_direction")
-    if not is_close(got, expected, cfg.LATENT_TOLERANCE):
-        _fail_with_diagnosis("boot_direction", got, expected, reference, {}, student.get("boot_direction"))
+    got, expected = _value(student, "boot_direction"), reference["ex3.boot_direction"]
+    if is_close(got, expected, cfg.LATENT_TOLERANCE):
+        return
+    boot, sneaker = _own(student, "z_ankle_boot_avg"), _own(student, "z_sneaker_avg")
+    off = _off_averages(student, reference, ["z_ankle_boot_avg", "z_sneaker_avg"])
+    if off and boot is not None and sneaker is not None and is_close(got, boot - sneaker, cfg.LATENT_TOLERANCE):
+        raise CheckFailed(_averages_message("boot_direction", off, reference))
+    _fail_with_diagnosis("boot_direction", got, expected, reference, {}, student.get("boot_direction"))
 
 
 def test_z_result(student, reference):
-    """Judged on the student's own boot_direction when it has the right shape, so one mistake costs once."""
-    got = reshape_like(as_array(student.get("z_result"), "z_result"), SHAPE, "z_result")
-    sandal = reference["category_mean_mu"][cfg.EX3_CATEGORIES["sandal"]][None, :]
-    context = {}
-    try:
-        direction = reshape_like(as_array(student.get("boot_direction"), "boot_direction"), SHAPE, "boot_direction")
-        context["student_direction"] = direction
-    except CheckFailed:
-        direction = reference["ex3.boot_direction"]
-    expected = sandal + direction
-    if not is_close(got, expected, cfg.LATENT_TOLERANCE):
-        _fail_with_diagnosis("z_result", got, expected, reference, context, student.get("z_result"))
+    """Right when it equals the reference, or the student's own sandal average + their own boot_direction, unless
+    that sandal average is a deviation no earlier step has charged for."""
+    got = _value(student, "z_result")
+    if is_close(got, reference["ex3.z_result"], cfg.LATENT_TOLERANCE):
+        return
+    direction = _own(student, "boot_direction")
+    context = {} if direction is None else {"student_direction": direction}
+    direction = reference["ex3.boot_direction"] if direction is None else direction
+    sandal = _own(student, "z_sandal_avg")
+    sandal = _reference_average(reference, "z_sandal_avg") if sandal is None else sandal
+    if is_close(got, sandal + direction, cfg.LATENT_TOLERANCE):
+        off = _off_averages(student, reference, ["z_sandal_avg"])
+        charged = (_off_averages(student, reference, ["z_ankle_boot_avg", "z_sneaker_avg"])
+                   and not is_close(direction, reference["ex3.boot_direction"], cfg.LATENT_TOLERANCE))
+        if not off or charged:  # the same data selection already cost boot_direction its points
+            return
+        raise CheckFailed(_averages_message("z_result", off, reference))
+    expected = _reference_average(reference, "z_sandal_avg") + direction
+    _fail_with_diagnosis("z_result", got, expected, reference, context, student.get("z_result"))

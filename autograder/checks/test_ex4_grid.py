@@ -1,58 +1,106 @@
-"""Ex4: decoded_grid, 10 rows x 10 columns of 28x28 decoded images over latent dims 0 and 1."""
+"""Ex4: decoded_grid, 10 rows x 10 columns of 28x28 decoded images over latent dims 0 and 1.
+
+The format point is the contract's (autograder/contract.py). The other three judge what the grid shows, read out
+of whatever container holds it (a 280x280 mosaic, 100 images in a row, extra size-1 dims), so right content in
+another container loses only the format point; a grid of another size is judged on its pixels and orientation.
+"""
 import numpy as np
 
 import course_config as cfg
-from autograder.compare import CheckFailed, as_array, error_report, is_close, same_numbers_shape
-from autograder.diagnoses import CHECK_DIAGNOSES, diagnose
+from autograder import contract
+from autograder.compare import CheckFailed, as_array, error_report, is_close
+from autograder.diagnoses import diagnose
 
 CELL = "ex4_grid"
 N = cfg.EX4_GRID_SIZE
+SIDE = 28
+MAX_PADDING = 4  # torchvision's make_grid pads 2 pixels by default
 
 
-def student_grid(student):
-    """decoded_grid as (10, 10, 28, 28) on a 0-1 scale, whatever its layout; CheckFailed if it cannot be."""
+def _images(array: np.ndarray):
+    """(rows, cols, 28, 28) when the array unambiguously holds a grid of 28x28 images, else None."""
+    sized = array.reshape([d for d in array.shape if d != 1] or [1])
+    if sized.ndim == 4 and sized.shape[2:] == (SIDE, SIDE):
+        return sized
+    if sized.ndim == 3 and sized.shape[2] == SIDE * SIDE:
+        return sized.reshape(*sized.shape[:2], SIDE, SIDE)
+    if sized.ndim in (2, 3) and sized.shape[-2:] == (SIDE, SIDE) or sized.ndim == 2 and sized.shape[1] == SIDE * SIDE:
+        images = sized.reshape(-1, SIDE, SIDE)  # images in a row, row by row: a square count makes a square grid
+        side = int(round(np.sqrt(len(images))))
+        return images.reshape(side, side, SIDE, SIDE) if side * side == len(images) else None
+    if sized.ndim == 3 and sized.shape[0] == 3 and np.allclose(sized[0], sized[1:]):
+        sized = sized[0]  # a grey mosaic saved with 3 identical channels (make_grid does this)
+    if sized.ndim == 2:
+        return _mosaic(sized)
+    return None
+
+
+def _mosaic(image: np.ndarray):
+    """A mosaic of 28x28 tiles with a constant border of p pixels between them and around them (p = 0 to 4)."""
+    height, width = image.shape
+    for pad in range(MAX_PADDING + 1):
+        if (height - pad) % (SIDE + pad) or (width - pad) % (SIDE + pad):
+            continue
+        rows, cols = (height - pad) // (SIDE + pad), (width - pad) // (SIDE + pad)
+        keep = np.zeros_like(image, dtype=bool)
+        for r in range(rows):
+            for c in range(cols):
+                top, left = pad + r * (SIDE + pad), pad + c * (SIDE + pad)
+                keep[top:top + SIDE, left:left + SIDE] = True
+        border = image[~keep]
+        if rows and cols and (border.size == 0 or np.ptp(border) == 0):
+            tiles = image[keep].reshape(rows, SIDE, cols, SIDE)
+            return tiles.transpose(0, 2, 1, 3)
+    return None
+
+
+def raw_grid(student) -> np.ndarray:
+    """The student's grid as (rows, cols, 28, 28) on their own pixel scale; CheckFailed when none can be read."""
     array = as_array(student.get("decoded_grid"), "decoded_grid")
-    if array.size == 0:
-        raise CheckFailed("`decoded_grid` is empty: the loop that fills it stopped before its first image. Fill in "
-                          "the TODO inside the loop, then run the cell.")
-    if array.shape[:2] != (N, N) and array.ndim >= 1 and array.shape[0] == N * N:
-        array = array.reshape(N, N, *array.shape[1:])  # a flat list of 100 images, row by row
-    if array.shape[:2] != (N, N):
-        raise CheckFailed(CHECK_DIAGNOSES["ex4_wrong_grid_size"].format(shape=tuple(array.shape)))
-    if array[0, 0].size != 28 * 28:
-        raise CheckFailed(CHECK_DIAGNOSES["ex4_wrong_image_shape"].format(shape=tuple(array.shape[2:])))
-    array = array.reshape(N, N, 28, 28)
-    if array.max() > cfg.PIXEL_SCALE_MAX:
-        array = array / 255.0  # judged once, in test_pixel_scale; the other checks see the 0-1 grid
-    return array
+    grid = _images(array) if array.size else None
+    if grid is None:
+        contract.grid_format(student.get("decoded_grid"), N)  # names the problem: empty, or the shape
+        raise CheckFailed(f"decoded_grid has shape {tuple(array.shape)}: the grader cannot read 28x28 images "
+                          "out of it.")
+    return grid
+
+
+def student_grid(student) -> np.ndarray:
+    """The grid on a 0-1 scale (0-255 is judged once, in test_pixel_scale; the other checks see 0-1)."""
+    grid = raw_grid(student)
+    return grid / 255.0 if grid.max() > cfg.PIXEL_SCALE_MAX else grid
 
 
 def require_decoded_images(grid, reference):
-    """Format points are for a grid of decoded images, not for any array of the right shape (random pixels)."""
-    distances = reference.decoder_distance(grid.reshape(-1, 28, 28))
-    far = int((distances > cfg.DECODED_LIKE_DISTANCE).sum())
-    if far > distances.size // 2:
+    """Format points are for a grid of decoded images, not for any array of the right shape (random pixels, a
+    blank grid): a decode has structure and changes little when encoded and decoded again."""
+    images = grid.reshape(-1, SIDE, SIDE)
+    distances = reference.decoder_distance(images)
+    flat = images.std(axis=(1, 2)) < cfg.DECODED_MIN_CONTRAST
+    far = int(((distances > cfg.DECODED_LIKE_DISTANCE) | flat).sum())
+    if far > len(images) // 2:
         raise CheckFailed(
-            f"decoded_grid does not hold images made by the VAE's decoder: {far} of {distances.size} cells change "
-            f"a lot when encoded and decoded again (median {np.median(distances):.2f}; decoded images stay below "
-            f"{cfg.DECODED_LIKE_DISTANCE}). Fill each cell with model.decode(z).")
+            f"decoded_grid does not hold images made by the VAE's decoder: {far} of {len(images)} cells are blank "
+            f"or change a lot when encoded and decoded again (median change {np.median(distances):.2f}; decoded "
+            f"images stay below {cfg.DECODED_LIKE_DISTANCE}). Fill each cell with model.decode(z).")
 
 
 def test_shape(student, reference):
-    shape = as_array(student.get("decoded_grid"), "decoded_grid").shape
-    require_decoded_images(student_grid(student), reference)  # unreadable grids fail in student_grid
-    if not same_numbers_shape(shape, (N, N, 28, 28)):
-        key = "ex4_wrong_image_shape" if shape[:2] == (N, N) else "ex4_wrong_grid_size"
-        raise CheckFailed(CHECK_DIAGNOSES[key].format(shape=shape[2:] if key == "ex4_wrong_image_shape" else shape))
+    grid = student_grid(student)
+    require_decoded_images(grid, reference)
+    try:
+        contract.grid_format(student.get("decoded_grid"), N)
+    except CheckFailed as err:
+        if grid.shape[:2] == (N, N):
+            raise CheckFailed(f"{err} The grader read the {N}x{N} images out of it all the same, so only this "
+                              "format point is lost.") from None
+        raise
 
 
 def test_pixel_scale(student, reference):
-    array = as_array(student.get("decoded_grid"), "decoded_grid")
-    require_decoded_images(student_grid(student), reference)  # unreadable grids fail in student_grid
-    if array.max() > cfg.PIXEL_SCALE_MAX:
-        raise CheckFailed(CHECK_DIAGNOSES["ex4_pixels_0_255"].format(max=array.max()))
-    if array.min() < 0:
-        raise CheckFailed(f"decoded_grid has negative pixels (min {array.min():.3g}); decoded images lie in [0, 1].")
+    grid = raw_grid(student)
+    require_decoded_images(student_grid(student), reference)
+    contract.pixel_scale(grid, cfg.PIXEL_SCALE_MAX)
 
 
 def _arrangements(grid):
@@ -62,20 +110,73 @@ def _arrangements(grid):
         yield rotated.transpose(1, 0, 2, 3)
 
 
+def _wrong_size(grid) -> str:
+    rows, cols = grid.shape[:2]
+    return (f"decoded_grid shows {rows}x{cols} images; the exercise asks for {N}x{N} over dims 0 and 1 from "
+            f"{cfg.EX4_GRID_RANGE[0]:g} to {cfg.EX4_GRID_RANGE[1]:+g}, so these are not the required cells.")
+
+
 def test_cells(student, reference):
     """The right 100 images, in whatever arrangement (orientation is its own check)."""
     got, expected = student_grid(student), reference["ex4.decoded_grid"]
+    if got.shape[:2] != (N, N):
+        raise CheckFailed(_wrong_size(got))
     if not any(is_close(a, expected, cfg.IMAGE_TOLERANCE) for a in _arrangements(got)):
-        last = student.get("z")
-        context = {"reference": reference, "last_code": last.array if last is not None and last.kind == "array" else None}
+        context = {"reference": reference, "last_code": _last_code(student)}
         found = diagnose("ex4.decoded_grid", got, context, cfg.IMAGE_TOLERANCE)
         raise CheckFailed(found or f"decoded_grid's images are not the decoded grid over dims 0 and 1 from -3 to +3 "
                                    f"with all other dims 0: {error_report(got, expected)}.")
 
 
+def _last_code(student):
+    last = student.get("z")
+    return last.array if last is not None and last.kind == "array" and last.array.size == 32 else None
+
+
+def _grid_over(reference, rows, cols, low, high, base) -> np.ndarray:
+    """Reference decodes of a rows x cols grid over [low, high] in dims 0 (columns) and 1 (rows, top = high),
+    every other dim as in `base`."""
+    codes = np.tile(base.reshape(1, 1, 32), (rows, cols, 1))
+    codes[..., cfg.EX4_DIMS[0]] = np.linspace(low, high, cols)[None, :]
+    codes[..., cfg.EX4_DIMS[1]] = np.linspace(high, low, rows)[:, None]
+    return reference.decode(codes.reshape(-1, 32)).reshape(rows, cols, SIDE, SIDE)
+
+
+def _layouts(student):
+    """(low, high, base): the required range with other dims 0, then what the student's last code shows (the
+    skeleton's loop ends at dim 0 high, dim 1 low): their range, and their other dims."""
+    yield (*cfg.EX4_GRID_RANGE, np.zeros(32))
+    z = _last_code(student)
+    if z is None:
+        return
+    z = z.reshape(-1)
+    a, b = z[list(cfg.EX4_DIMS)]
+    for low, high in {cfg.EX4_GRID_RANGE, (min(a, b), max(a, b)), (-max(abs(a), abs(b)), max(abs(a), abs(b)))}:
+        if high > low:
+            yield low, high, z
+
+
+ARRANGEMENT_NAMES = [(lambda g: g[::-1], "it is upside down: row 0 must be dim 1 at its largest (the top of the plot)"),
+                     (lambda g: g[:, ::-1], "left and right are swapped: column 0 must be dim 0 at its smallest"),
+                     (lambda g: g[::-1, ::-1], "it is rotated by 180 degrees"),
+                     (lambda g: g.transpose(1, 0, 2, 3), "dims 0 and 1 are swapped: columns vary dim 0, rows dim 1")]
+
+
 def test_orientation(student, reference):
+    """Judged on what the grid shows: the required grid, or one of the student's own size and range."""
     got, expected = student_grid(student), reference["ex4.decoded_grid"]
-    if not is_close(got, expected, cfg.IMAGE_TOLERANCE):
-        if not any(is_close(a, expected, cfg.IMAGE_TOLERANCE) for a in _arrangements(got)):
-            raise CheckFailed("Orientation can only be judged once the cells are right (see the check above).")
-        raise CheckFailed(diagnose("ex4.decoded_grid", got, {"reference": reference}, cfg.IMAGE_TOLERANCE))
+    if got.shape[:2] == (N, N) and any(is_close(a, expected, cfg.IMAGE_TOLERANCE) for a in _arrangements(got)):
+        if not is_close(got, expected, cfg.IMAGE_TOLERANCE):
+            raise CheckFailed(diagnose("ex4.decoded_grid", got, {"reference": reference}, cfg.IMAGE_TOLERANCE))
+        return
+    rows, cols = got.shape[:2]
+    for low, high, base in _layouts(student):
+        own = _grid_over(reference, rows, cols, low, high, base)
+        if is_close(got, own, cfg.IMAGE_TOLERANCE):
+            return  # the right layout; the cells check says what else is wrong
+        for arrange, name in ARRANGEMENT_NAMES:
+            candidate = arrange(own)
+            if candidate.shape == got.shape and is_close(got, candidate, cfg.IMAGE_TOLERANCE):
+                raise CheckFailed(f"Judged on your {rows}x{cols} grid over {low:g} to {high:+g}: {name}.")
+    raise CheckFailed("Orientation can only be judged on a grid the grader recognises: the required one, or one "
+                      "over dims 0 and 1 of your own size and range (see the check above).")

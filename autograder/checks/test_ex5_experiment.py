@@ -2,10 +2,12 @@
 import numpy as np
 
 import course_config as cfg
+from autograder import contract
 from autograder.compare import CheckFailed, as_array
 from autograder.diagnoses import CHECK_DIAGNOSES
 
 CELL = "ex5_experiment"
+LATENT_DIM = cfg.VAE_RECIPE["latent_dim"]
 
 
 def _category_names() -> dict:
@@ -18,53 +20,49 @@ def _category_names() -> dict:
 
 
 def target_category(student, strict=True) -> int:
-    """The target label. strict=False also reads a label written as a string ('7') or a category name ('Sneaker',
-    any case): the wrong type costs the contract point, not the judging of the images too."""
+    """The target label (the contract's rule). strict=False also reads a label written as a string ('7') or a
+    category name ('Sneaker', any case): the wrong type costs the contract point, not the judging of the images."""
     answer = student.get("TARGET_CATEGORY")
-    if answer is None or answer.kind == "missing":
-        raise CheckFailed("`TARGET_CATEGORY` is not defined. Set it to the label (0-9) of the category you generate.")
-    value = answer.value if answer.kind == "scalar" else (answer.array.item() if answer.kind == "array"
-                                                         and answer.array.size == 1 else None)
-    if not strict and isinstance(value, str):
-        text = " ".join(value.lower().replace("-", " ").replace("_", " ").split())
-        value = int(text) if text.isdigit() else _category_names().get(text, value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or not 0 <= value <= 9:
-        raise CheckFailed(CHECK_DIAGNOSES["ex5_bad_target"].format(got=answer.describe()))
-    return int(value)
+    try:
+        return contract.target_category(answer)
+    except CheckFailed:
+        if strict or answer is None or answer.kind != "scalar" or not isinstance(answer.value, str):
+            raise
+    text = " ".join(answer.value.lower().replace("-", " ").replace("_", " ").split())
+    label = int(text) if text.isdigit() else _category_names().get(text)
+    if label is None or not 0 <= label <= 9:
+        contract.target_category(answer)  # raises the contract's words
+    return label
 
 
 def techniques(student, strict=True) -> dict:
-    """{technique: (n, 32) array}. strict: CheckFailed naming the first unusable technique; otherwise unusable
-    techniques are left out, so one broken technique costs the contract point, not the whole experiment."""
+    """{technique: (n, 32) array}. strict: the contract's rule, naming the first unusable technique; otherwise
+    unusable techniques are left out, so one broken technique costs the contract point, not the whole experiment."""
     answer = student.get("experiment_latents")
-    if answer is None or answer.kind == "missing":
-        raise CheckFailed("`experiment_latents` is not defined. Make it a dict from technique name to a tensor "
-                          "of latent codes of shape (n, 32).")
-    if answer.kind != "dict":
-        raise CheckFailed(f"`experiment_latents` should be a dict from technique name to codes; it is a "
-                          f"{answer.describe()}.")
+    if strict:
+        return contract.experiment(answer, LATENT_DIM)
+    if answer is None or answer.kind != "dict":
+        return contract.experiment(answer, LATENT_DIM)  # raises: missing, or not a dict
     result = {}
     for item in answer.items:
         try:
-            result[item.name] = _codes(item, strict)
+            result[item.name] = _codes(item)
         except CheckFailed:
-            if strict:
-                raise
+            pass
     return result
 
 
-def _codes(item, strict=True) -> np.ndarray:
-    """(n, 32) codes. strict=False also reads codes with extra size-1 dims ((n, 1, 32), (32,)): the shape costs the
-    contract point, not the judging of the images too."""
-    codes = as_array(item, f"experiment_latents[{item.name!r}]")
-    if codes.ndim == 1 and codes.shape[0] == 32:
-        codes = codes[None, :]  # one code given as (32,)
-    sized = [d for d in codes.shape if d != 1]
-    if not strict and codes.ndim > 2 and sized[-1:] == [32] and len(sized) <= 2:
-        codes = codes.reshape(-1, 32)  # only size-1 dims besides n and 32: the same codes in another container
-    if codes.ndim != 2 or codes.shape[1] != 32:
-        raise CheckFailed(CHECK_DIAGNOSES["ex5_wrong_latent_shape"].format(key=item.name, shape=codes.shape))
-    return codes
+def _codes(item) -> np.ndarray:
+    """(n, 32) codes, also from codes with extra size-1 dims ((n, 1, 32)): the shape costs the contract point, not
+    the judging of the images too."""
+    try:
+        return contract.technique_codes(item, LATENT_DIM)
+    except CheckFailed:
+        codes = as_array(item, item.name)
+        sized = [d for d in codes.shape if d != 1]
+        if codes.ndim > 2 and sized[-1:] == [LATENT_DIM] and len(sized) <= 2:
+            return codes.reshape(-1, LATENT_DIM)  # only size-1 dims besides n and 32: the same codes
+        raise
 
 
 def all_codes(student) -> np.ndarray:
@@ -72,7 +70,7 @@ def all_codes(student) -> np.ndarray:
     found = techniques(student, strict=False)
     if not found:
         techniques(student)  # raises the reason the first technique is unusable
-        raise CheckFailed(CHECK_DIAGNOSES["ex5_too_few_codes"].format(n=0, min=cfg.EX5_MIN_CODES))
+        contract.experiment_size(found, cfg.EX5_MIN_TECHNIQUES, cfg.EX5_MIN_CODES)
     return np.concatenate(list(found.values()))[:cfg.EX5_MAX_CODES]
 
 
@@ -90,11 +88,7 @@ def test_contract(student, reference):
         every_technique_read = lenient and len(lenient) == len(student.get("experiment_latents").items)
         raise CheckFailed(f"{err} Your images were still judged, with the extra size-1 dims left out."
                           if every_technique_read else str(err)) from None
-    n = sum(len(codes) for codes in found.values())
-    if len(found) < cfg.EX5_MIN_TECHNIQUES:
-        raise CheckFailed(CHECK_DIAGNOSES["ex5_too_few_techniques"].format(n=len(found), min=cfg.EX5_MIN_TECHNIQUES))
-    if n < cfg.EX5_MIN_CODES:
-        raise CheckFailed(CHECK_DIAGNOSES["ex5_too_few_codes"].format(n=n, min=cfg.EX5_MIN_CODES))
+    contract.experiment_size(found, cfg.EX5_MIN_TECHNIQUES, cfg.EX5_MIN_CODES)
 
 
 def _or_none(read):

@@ -92,6 +92,17 @@ SUBMISSIONS = {
     "ex3_wrong_categories": ([replace("ex3_arithmetic", "get_items_by_category(test_dataset, 9, n=n_samples)",
                                       "get_items_by_category(test_dataset, 8, n=n_samples)")],
                              {**FULL, "ex3_arithmetic": 2.5}, "Bag (8) minus Sneaker (7)"),
+    # A right value never loses points; one deviation costs its own step once, judged on the student's own inputs.
+    "ex3_right_value_other_route": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
+                                             "boot_direction = z_sneaker_avg - z_ankle_boot_avg"),
+                                     replace("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction",
+                                             "z_result = z_sandal_avg - boot_direction")],
+                                    {**FULL, "ex3_arithmetic": 2.5}, "points the wrong way"),
+    "ex3_other_items": ([replace("ex3_arithmetic", "n_samples = 20", "n_samples = 40")],
+                        {**FULL, "ex3_arithmetic": 2.5}, "you averaged other items"),
+    "ex3_other_sandal_items": ([replace("ex3_arithmetic", "get_items_by_category(test_dataset, 5, n=n_samples)",
+                                        "get_items_by_category(test_dataset, 5, n=5)")],
+                               {**FULL, "ex3_arithmetic": 2.5}, "you averaged other items"),
     # Ex4 mistakes
     "ex4_upside_down": ([replace("ex4_grid", "for d2_val in reversed(grid_range):", "for d2_val in grid_range:")],
                         {**FULL, "ex4_grid": 3}, "upside down"),
@@ -100,16 +111,21 @@ SUBMISSIONS = {
                          {**FULL, "ex4_grid": 3}, "Dims 0 and 1 are swapped"),
     "ex4_wrong_range": ([replace("ex4_grid", "grid_range = torch.linspace(-3, 3, grid_size)",
                                  "grid_range = torch.linspace(-2, 2, grid_size)")],
-                        {**FULL, "ex4_grid": 2}, "does not span -3 to +3"),
+                        {**FULL, "ex4_grid": 3}, "does not span -3 to +3"),  # orientation judged on its own range
     "ex4_other_dims_not_zero": ([replace("ex4_grid", "z = torch.zeros(1, LATENT_DIM).to(device)",
                                          "z = torch.ones(1, LATENT_DIM).to(device)")],
-                                {**FULL, "ex4_grid": 2}, "other 30 dims must be 0"),
+                                {**FULL, "ex4_grid": 3}, "other 30 dims must be 0"),
     "ex4_pixels_0_255": ([replace("ex4_grid", "row_images.append(img.squeeze().cpu().numpy())",
                                   "row_images.append(img.squeeze().cpu().numpy() * 255)")],
                          {**FULL, "ex4_grid": 3}, "0-255 scale"),
     "ex4_wrong_image_shape": ([replace("ex4_grid", "row_images.append(img.squeeze().cpu().numpy())",
                                        "row_images.append(img.view(-1).cpu().numpy())")],
-                              {**FULL, "ex4_grid": 3}, "one 28x28 image"),
+                              {**FULL, "ex4_grid": 3}, "only this format point is lost"),
+    # Right content in another container loses only the format point; another size is judged on what it shows.
+    "ex4_mosaic_280": ([append("ex4_grid", "decoded_grid = np.block(decoded_grid)  # one (280, 280) picture")],
+                       {**FULL, "ex4_grid": 3}, "only this format point is lost"),
+    "ex4_grid_11x11": ([replace("ex4_grid", "grid_size = 10  # 10x10 grid", "grid_size = 11")],
+                       {**FULL, "ex4_grid": 2}, "shows 11x11 images"),
     # Ex5 mistakes
     "ex5_too_few_codes": ([replace("ex5_experiment", "torch.randn(15, LATENT_DIM", "torch.randn(5, LATENT_DIM"),
                            replace("ex5_experiment", "top_dims = z_items.var(dim=0).argsort(descending=True)[:3]",
@@ -189,6 +205,8 @@ SUBMISSIONS = {
         {**FULL, "ex3_arithmetic": 1.0}, "does not match the reference"),
     "cheat_random_grid": ([append("ex4_grid", "decoded_grid = np.random.rand(10, 10, 28, 28)  # right shape, no decoding")],
                           {**FULL, "ex4_grid": 0}, "not hold images made by the VAE's decoder"),
+    "cheat_blank_grid": ([append("ex4_grid", "decoded_grid = np.zeros((10, 10, 28, 28))  # right shape, blank")],
+                         {**FULL, "ex4_grid": 0}, "not hold images made by the VAE's decoder"),
     "cheat_tensor_subclass": ([append("ex3_arithmetic",
         "class AlwaysEqual(torch.Tensor):\n"
         "    def __eq__(self, other):\n        return True\n"

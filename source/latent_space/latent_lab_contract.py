@@ -1,0 +1,1 @@
+../../autograder/contract.py
