@@ -91,7 +91,7 @@ SUBMISSIONS = {
                          {**FULL, "ex3_arithmetic": 2.5}, "single images"),
     "ex3_wrong_categories": ([replace("ex3_arithmetic", "get_items_by_category(test_dataset, 9, n=n_samples)",
                                       "get_items_by_category(test_dataset, 8, n=n_samples)")],
-                             {**FULL, "ex3_arithmetic": 2.5}, "Bag (8) minus Sneaker (7)"),
+                             {**FULL, "ex3_arithmetic": 2.5}, "`z_ankle_boot_avg` is the average of Bag (8) items"),
     # A right value never loses points; one deviation costs its own step once, judged on the student's own inputs.
     "ex3_right_value_other_route": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                                              "boot_direction = z_sneaker_avg - z_ankle_boot_avg"),
