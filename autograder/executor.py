@@ -10,6 +10,7 @@ exporting answers into the box's answers files; the student's outputs are saniti
 checks run here, in the grader, on the answers read with limits (autograder/answers.py); each test cell's outputs
 become its feedback and score.
 """
+import ast
 import copy
 import logging
 import os
@@ -159,6 +160,68 @@ def grade_bytes(data: bytes, name: str = "submission.ipynb", sandbox: str = None
 
 
 # ------------------------------------------------------------------------------------------------ running
+def _parse(source: str):
+    """The cell as Python (IPython's magics and shell escapes turned into calls), or None when it does not parse."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _defined(source: str) -> set:
+    """Names a cell's code assigns or imports."""
+    tree = _parse(source)
+    if tree is None:
+        return set()
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return names | {a.asname or a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                    for a in n.names}
+
+
+def _read_first(source: str):
+    """Names a cell reads before it assigns them (an assignment counts after its right-hand side); None when the
+    cell does not parse, which means: it may read anything."""
+    tree = _parse(source)
+    if tree is None:
+        return None
+    events = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for name in (n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)):
+                name.at = (node.end_lineno, node.end_col_offset)
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            events.append(((node.lineno, node.col_offset), "load", node.target.id))  # x += 1 reads x first
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            kind = "load" if isinstance(node.ctx, ast.Load) else "store"
+            events.append((getattr(node, "at", (node.lineno, node.col_offset)), kind, node.id))
+    stored, read = set(), set()
+    for _, kind, name in sorted(events):
+        if kind == "load" and name not in stored:
+            read.add(name)
+        elif kind == "store":
+            stored.add(name)
+    return read
+
+
+def cells_to_skip(nb) -> set:
+    """Indexes of the locked drawing cells (course_config.SKIP_WHEN_GRADING) that are safe to skip: none of the
+    names they define is read by a later cell, so a student who reuses one (the t-SNE cell's labels) is run as is."""
+    skip = set()
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or _grade_id(cell) not in cfg.SKIP_WHEN_GRADING:
+            continue
+        defined = _defined(cell.source)
+        reads = [_read_first(c.source) for c in nb.cells[index + 1:]
+                 if c.cell_type == "code" and _grade_id(c) not in cfg.SKIP_WHEN_GRADING]
+        if defined and all(r is not None and not defined & r for r in reads):
+            skip.add(index)
+    return skip
+
+
 class RunInBox(Execute):
     """nbgrader's Execute, in the sandbox, with the kit's rules:
     - a dead kernel or a cell past its time ends the run; what ran keeps its outputs and exports;
@@ -172,6 +235,7 @@ class RunInBox(Execute):
         self.stopped, self.output_bytes, self.output_note_given = "", 0, False
         self.started = False
         self.deadline = time.monotonic() + cfg.SUBMISSION_TIMEOUT_SECONDS
+        self.skipped = cells_to_skip(nb)
         try:
             return super().preprocess(nb, resources, km)
         except Exception as err:
@@ -181,7 +245,7 @@ class RunInBox(Execute):
 
     def preprocess_cell(self, cell, resources, index):
         self.started = True
-        if _grade_id(cell) in cfg.SKIP_WHEN_GRADING:
+        if index in self.skipped:
             cell.outputs = [new_output("stream", name="stdout",
                                        text="(Not run by the autograder: this cell only draws a picture.)\n")]
             return cell, resources

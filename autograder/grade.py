@@ -34,7 +34,7 @@ def grade_answers(answers_dir: Path, pictures: bool = True, stopped: str = "", r
 
     stopped: why the run ended early; raised: {cell_id: the error its solution cell raised} (the executor's words)."""
     answers = load_all_answers(answers_dir, stopped)
-    results = name_the_cause(run_checks(answers), raised or {})
+    results = once_per_cause(name_the_cause(run_checks(answers), raised or {}))
     reference = get_reference()
     grades = {}
     for cell_id, cell_results in results.items():
@@ -55,6 +55,19 @@ def name_the_cause(results: dict, raised: dict) -> dict:
             result.message = (f"Your `{cell_id}` cell raised {error}, so it stopped before it finished and this "
                               "check had nothing complete to grade: fix that error and run the cell again." if i == 0 else
                               f"Same cause: the `{cell_id}` cell raised {error.split(':')[0]} (see above).")
+    return results
+
+
+def once_per_cause(results: dict) -> dict:
+    """A cause is told once per exercise: a later failed check with the very same message points to the first."""
+    for cell_results in results.values():
+        first = {}
+        for result in cell_results:
+            if not result.passed and result.message:
+                if result.message in first:
+                    result.message = f"Same cause as `{first[result.message]}` above."
+                else:
+                    first[result.message] = result.name
     return results
 
 

@@ -622,7 +622,7 @@ def cells():
         fig, axes = plt.subplots(grid_size, grid_size, figsize=(12, 12))
         for r in range(grid_size):
             for c in range(grid_size):
-                axes[r, c].imshow(decoded_grid[r][c], cmap='gray', vmin=0, vmax=1)
+                axes[r, c].imshow(np.asarray(decoded_grid[r][c]).reshape(28, 28), cmap='gray', vmin=0, vmax=1)
                 axes[r, c].axis('off')
 
         # Label the axes

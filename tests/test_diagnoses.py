@@ -289,3 +289,13 @@ def test_codes_left_out_of_judging_are_named(tmp_path):
     values["experiment_latents"] = {"a": codes[0, :100], "b": codes[1, :100]}
     export_answers("ex5_experiment", list(values), values, str(tmp_path))
     assert notes_for("ex5_experiment", load_cell_answers(tmp_path, "ex5_experiment")) == []
+
+
+def test_a_cause_is_told_once_per_exercise(tmp_path):
+    from autograder.grade import grade_answers
+
+    values = {"decoded_grid": torch.zeros(10, 10, 32), "z": torch.zeros(1, 32)}  # codes kept, never decoded
+    export_answers("ex4_grid", list(values), values, str(tmp_path))
+    messages = [r.message for r in grade_answers(tmp_path, pictures=False)["ex4_grid"].results]
+    assert "holds latent codes (32 numbers per cell" in messages[0] and "model.decode(z)" in messages[0]
+    assert messages[1:] == ["Same cause as `shape` above."] * 3

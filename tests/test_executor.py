@@ -36,3 +36,16 @@ def test_an_untouched_todo_stub_keeps_the_fill_in_the_todo_message():
     graded = executor.grade_bytes((hostile.CORPUS / "untouched_release.ipynb").read_bytes())
     assert "`boot_direction` is not defined" in messages(graded, "ex3_arithmetic")[0]
     assert not any("raised NotImplementedError" in m for cell in cfg.CHECK_POINTS for m in messages(graded, cell))
+
+
+def test_drawing_cells_are_skipped_unless_a_later_cell_reads_what_they_define():
+    from autograder.executor import RELEASE_NOTEBOOK, cells_to_skip
+
+    nb = nbformat.read(RELEASE_NOTEBOOK, 4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    assert {ids[i] for i in cells_to_skip(nb)} == set(cfg.SKIP_WHEN_GRADING)
+    ex5 = ids.index("ex5_experiment")
+    nb.cells[ex5].source = "%matplotlib inline\nTARGET_CATEGORY = int(all_labels[0])  # from the t-SNE cell"
+    assert ids.index("ex1_tsne") not in cells_to_skip(nb)
+    nb.cells[ex5].source = "all_labels = [9]\nall_labels += [1]\nr = 3\nfor r in range(r): pass\nTARGET_CATEGORY = 9"
+    assert {ids[i] for i in cells_to_skip(nb)} == set(cfg.SKIP_WHEN_GRADING)

@@ -13,6 +13,7 @@ from autograder.diagnoses import diagnose
 
 CELL = "ex4_grid"
 N = cfg.EX4_GRID_SIZE
+LATENT_DIM = cfg.VAE_RECIPE["latent_dim"]
 SIDE = 28
 MAX_PADDING = 4  # torchvision's make_grid pads 2 pixels by default
 
@@ -58,6 +59,9 @@ def raw_grid(student) -> np.ndarray:
     """The student's grid as (rows, cols, 28, 28) on their own pixel scale; CheckFailed when none can be read."""
     array = as_array(student.get("decoded_grid"), "decoded_grid")
     grid = _images(array) if array.size else None
+    if grid is None and array.size and array.shape[-1] == LATENT_DIM:
+        raise CheckFailed(f"decoded_grid holds latent codes ({LATENT_DIM} numbers per cell, shape "
+                          f"{tuple(array.shape)}), not images: decode each z with model.decode(z) and keep the image.")
     if grid is None:
         contract.grid_format(student.get("decoded_grid"), N)  # names the problem: empty, or the shape
         raise CheckFailed(f"decoded_grid has shape {tuple(array.shape)}: the grader cannot read 28x28 images "

@@ -220,8 +220,8 @@ def grid_format(answer: Answer, grid_size: int) -> None:
     """Ex4's format point: decoded_grid is grid_size rows of grid_size 28x28 images (size-1 dims aside)."""
     array = number_array(answer, "decoded_grid")
     if array.size == 0:
-        raise CheckFailed("`decoded_grid` is empty: the loop that fills it stopped before its first image. Fill in "
-                          "the TODO inside the loop, then run the cell.")
+        raise CheckFailed("`decoded_grid` is empty: the loop that fills it stopped before its first image (an "
+                          "error in the cell, or the TODO inside the loop not filled in). Fix that, then run the cell.")
     if not same_numbers_shape(array.shape, (grid_size, grid_size, 28, 28)):
         raise CheckFailed(f"decoded_grid should be {grid_size} rows by {grid_size} columns of 28x28 images "
                           f"(a list of rows, or an array of shape ({grid_size}, {grid_size}, 28, 28)); "
