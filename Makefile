@@ -8,18 +8,22 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 PY := .venv/bin/python
 DEBIAN_FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test test-fast data sandbox venv checkpoints model-card release clean
+.PHONY: demo test test-fast lint data sandbox venv checkpoints model-card release clean
 
 demo: data sandbox
 	$(PY) -m reference.model_card
 	$(PY) -m autograder.course demo_output/course
 
-test: data sandbox
+test: data sandbox lint
 	$(PY) -m pytest -q tests
 
-# The edit-test loop: everything but the two long batteries (the 36-notebook corpus and the hostile battery).
-test-fast: data sandbox
+# The edit-test loop: everything but the two long batteries (the 42-notebook corpus and the hostile battery).
+test-fast: data sandbox lint
 	$(PY) -m pytest -q tests --ignore=tests/test_corpus.py --ignore=tests/test_hostile.py
+
+# ruff, configured in pyproject.toml; part of `make test`, so CI runs it.
+lint: venv
+	.venv/bin/ruff check .
 
 # A .venv made from another Python (an older checkout used pyenv's) is rebuilt.
 venv:

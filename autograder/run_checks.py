@@ -17,6 +17,7 @@ import course_config as cfg
 from autograder.answers import ExportUnreadable, load_cell_answers
 from autograder.compare import CheckFailed
 from autograder.reference_answers import get_reference
+from autograder.sandbox import MachineProblem
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 
@@ -44,6 +45,11 @@ class _NotExported:
         raise CheckFailed(self.reason)
 
 
+class ChecksBroken(MachineProblem):
+    """The checks themselves cannot run (a module that fails to import, a check without points): the kit's fault,
+    so grading stops with the traceback instead of giving every student 0."""
+
+
 class _ChecksPlugin:
     """Gives the checks their `student` and `reference` fixtures and records each outcome."""
 
@@ -51,6 +57,15 @@ class _ChecksPlugin:
         self.answers_by_cell = answers_by_cell
         self.reference_value = reference
         self.outcomes = {}  # (cell, check) -> message ('' when passed)
+        self.collected = set()  # (cell, check)
+        self.broken = []  # collection errors, with their tracebacks
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.broken.append(f"{report.nodeid}:\n{report.longreprtext}")
+
+    def pytest_collection_modifyitems(self, items):
+        self.collected = {(item.module.CELL, item.name.removeprefix("test_")) for item in items}
 
     @pytest.fixture
     def student(self, request):
@@ -95,14 +110,23 @@ def load_all_answers(answers_dir: Path, stopped: str = "") -> dict:
 def run_checks(answers: dict) -> dict:
     plugin = _ChecksPlugin(answers, get_reference())
     args = [str(CHECKS_DIR / f"test_{cell_id}.py") for cell_id in cfg.CHECK_POINTS]
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        pytest.main([*args, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(CHECKS_DIR),
-                     "-c", str(CHECKS_DIR / "pytest.ini")], plugins=[plugin])
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        code = pytest.main([*args, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "--rootdir", str(CHECKS_DIR),
+                            "-c", str(CHECKS_DIR / "pytest.ini")], plugins=[plugin])
+    declared = {(cell_id, name) for cell_id, checks in cfg.CHECK_POINTS.items() for name in checks}
+    if plugin.broken or code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        raise ChecksBroken("the grader's checks could not run (pytest exit code "
+                           f"{int(code)}):\n" + "\n".join(plugin.broken or [output.getvalue()[-3000:]]))
+    if plugin.collected != declared:
+        raise ChecksBroken("course_config.CHECK_POINTS and the checks in autograder/checks disagree: checks without "
+                           f"points {sorted(plugin.collected - declared)}, points without a check "
+                           f"{sorted(declared - plugin.collected)}. Give every test_<check> its points there.")
     results = {}
     for cell_id, checks in cfg.CHECK_POINTS.items():
         results[cell_id] = []
         for name, max_points in checks.items():
-            message = plugin.outcomes.get((cell_id, name), "This check did not run (the grader is misconfigured).")
+            message = plugin.outcomes[(cell_id, name)]
             points = max_points if message == "" else 0.0
             results[cell_id].append(CheckResult(cell_id, name, points, max_points, message))
     return results
