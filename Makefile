@@ -12,7 +12,7 @@ DEBIAN_FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
 demo: data sandbox
 	$(PY) -m reference.model_card
-	$(PY) -m autograder.course demo_output/course
+	$(PY) -m tools.course demo_output/course
 
 test: data sandbox lint
 	$(PY) -m pytest -q tests
@@ -69,7 +69,6 @@ model-card: data
 release: venv
 	$(PY) source/make_notebook.py
 	PATH=$(CURDIR)/.venv/bin:$$PATH .venv/bin/nbgrader generate_assignment latent_space --force
-	$(PY) tests/submissions/make_corpus.py
 
 clean:
 	rm -rf demo_output .pytest_cache

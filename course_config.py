@@ -97,7 +97,7 @@ TSNE_ITERATIONS = (100, 200)
 # Locked cells that only draw pictures: the grader skips them (the feedback draws its own), saving ~5 s each run.
 SKIP_WHEN_GRADING = ["ex1_tsne", "ex2_interpolation", "ex3_plot", "ex4_plot", "ex5_show"]
 CELL_TIMEOUT_SECONDS = 120     # per cell; the slowest cell (full t-SNE) needs ~25 s on 2 cores, so 4x margin
-# Tolerances, measured by `python -m autograder.calibrate` on 2 CPU cores (max |difference| from the reference):
+# Tolerances, measured by `python -m tools.calibrate` on 2 CPU cores (max |difference| from the reference):
 # honest drift is 0 to 5e-7 across thread counts, oneDNN on/off, one-at-a-time decoding and float64; a float16
 # model drifts 1.1e-3 (latents) / 1.4e-3 (pixels), a bfloat16 one 8.7e-3 / 1.5e-2. The subtlest mistakes land at
 # 0.075 (19 items averaged instead of 20) and 0.07 (a grid over +-2.9 instead of +-3); classic ones at 1 or more.

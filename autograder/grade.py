@@ -63,7 +63,7 @@ def once_per_cause(results: dict) -> dict:
     for cell_results in results.values():
         first = {}
         for result in cell_results:
-            if not result.passed and result.message:
+            if not result.passed and result.message and not result.message.startswith("Same cause"):
                 if result.message in first:
                     result.message = f"Same cause as `{first[result.message]}` above."
                 else:

@@ -9,10 +9,10 @@ import os
 import nbformat
 
 import course_config as cfg
+from tools import corpus
 
 RELEASE = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
-CORPUS = cfg.COURSE_ROOT / "tests" / "submissions"
-HONEST = ["passes_all", "one_mistake_per_exercise", "ex4_upside_down"]  # neighbours, with expected_scores.json
+HONEST = ["passes_all", "one_mistake_per_exercise", "ex4_upside_down"]  # neighbours from tools/corpus.py
 
 # Finds files by name anywhere the kernel can see, the way a student would look for the grader.
 WALK = '''
@@ -266,7 +266,7 @@ def write_battery(folder, port: int, honest=HONEST, fifo=True) -> dict:
         kinds[stem] = "attack"
         neighbour = honest[i % len(honest)]
         stem = f"{2 * i + 1:02d}_honest_{neighbour}"
-        (folder / f"{stem}.ipynb").write_bytes((CORPUS / f"{neighbour}.ipynb").read_bytes())
+        nbformat.write(corpus.notebook(neighbour), folder / f"{stem}.ipynb")
         kinds[stem] = "honest"
     links = {"90_symlink_to_source": cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb",
              "91_symlink_to_passwd": "/etc/passwd"}

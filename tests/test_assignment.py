@@ -11,7 +11,7 @@ import torch
 from nbclient import NotebookClient
 
 import course_config as cfg
-from autograder import course
+from tools import corpus, course
 from reference import solutions, vae
 
 # run_path, not import: a package under source/ would leave __pycache__ where nbgrader looks for assignments
@@ -19,7 +19,6 @@ make_notebook = runpy.run_path(str(cfg.COURSE_ROOT / "source" / "make_notebook.p
 
 SOURCE = cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
 RELEASE = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
-CORPUS = cfg.COURSE_ROOT / "tests" / "submissions"
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 
 
@@ -163,7 +162,8 @@ PIPELINE_STUDENTS = {**course.DEMO_STUDENTS, "eve_stderr_warning": "variant_warn
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory):
     folder = tmp_path_factory.mktemp("nbgrader") / "course"
-    students = {student: CORPUS / f"{name}.ipynb" for student, name in PIPELINE_STUDENTS.items()}
+    corpus.write(folder.parent / "submissions", list(PIPELINE_STUDENTS.values()))
+    students = {student: folder.parent / "submissions" / f"{name}.ipynb" for student, name in PIPELINE_STUDENTS.items()}
     return folder, course.run_workflow(folder, students)
 
 
@@ -202,4 +202,5 @@ def test_export_writes_every_student_to_csv(workflow):
     folder, _ = workflow
     with open(folder / "grades.csv") as f:
         rows = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(f)}
-    assert rows["ada_full_marks"] == 12 and rows["cy_untouched_release"] == 0 and rows["dee_kernel_dies"] == 4
+    assert rows["ada_full_marks"] == corpus.TOTAL and rows["cy_untouched_release"] == 0
+    assert rows["dee_kernel_dies"] == sum(corpus.expected("kernel_dies_in_ex4")["points"].values())

@@ -3,6 +3,7 @@ import nbformat
 
 import course_config as cfg
 from autograder import cli, executor
+from tools import corpus
 
 RELEASE = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
 
@@ -15,7 +16,7 @@ def test_a_broken_file_still_gets_a_grade_and_a_reason(tmp_path):
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": [ this is not json')
     submission = cli.grade_notebook(broken, tmp_path / "out")
-    assert submission.score == 0 and submission.max_score == 12
+    assert submission.score == 0 and submission.max_score == corpus.TOTAL
     assert "not a readable notebook" in submission.problem
     result = cli.results_json(submission)
     assert len(result["tests"]) == 10 and all("could not be read as a notebook" in t["output"] for t in result["tests"])

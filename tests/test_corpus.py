@@ -1,6 +1,7 @@
-"""Does every sample submission get exactly its expected points per part, with its mistake named in the feedback?
+"""Does every sample submission fail exactly its expected checks, with its mistake named in the feedback?
 
-The whole corpus is graded once through the standalone CLI, in a subprocess, as an instructor would run it.
+The corpus is written at test time from its spec (tools/corpus.py) and graded once through the standalone CLI, in
+a subprocess, as an instructor would run it. Expected points follow from course_config.CHECK_POINTS.
 """
 import json
 import subprocess
@@ -9,16 +10,18 @@ import sys
 import pytest
 
 import course_config as cfg
+from tools import corpus
 
-CORPUS = cfg.COURSE_ROOT / "tests" / "submissions"
-EXPECTED = json.loads((CORPUS / "expected_scores.json").read_text())
+EXPECTED = {name: corpus.expected(name) for name in corpus.SUBMISSIONS}
+TOTAL = corpus.TOTAL
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    out = tmp_path_factory.mktemp("graded")
-    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(CORPUS), "--json", str(out / "all.json"),
-                          "--out", str(out)], cwd=cfg.COURSE_ROOT, capture_output=True, text=True)
+    submissions, out = tmp_path_factory.mktemp("corpus"), tmp_path_factory.mktemp("graded")
+    corpus.write(submissions)
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--json",
+                          str(out / "all.json"), "--out", str(out)], cwd=cfg.COURSE_ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     return {"results": json.loads((out / "all.json").read_text()), "out": out, "stdout": run.stdout}
 
@@ -28,15 +31,18 @@ def test_every_corpus_notebook_was_graded(graded):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_submission_gets_its_expected_points_and_diagnosis(graded, name):
+def test_submission_fails_exactly_its_expected_checks_and_names_the_cause(graded, name):
     result = graded["results"][f"{name}.ipynb"]
-    by_cell = {}
+    failed = {cell: [] for cell in cfg.CHECK_POINTS}
     for test in result["tests"]:
-        cell = test["name"].split(":")[0]
-        by_cell[cell] = by_cell.get(cell, 0) + test["score"]
+        cell, check = test["name"].split(": ")
         assert 0 <= test["score"] <= test["max_score"] and test["visibility"] == "visible"
-    assert by_cell == pytest.approx(EXPECTED[name]["points"]), [t for t in result["tests"] if t["score"] < t["max_score"]]
-    assert result["max_score"] == 12
+        if test["score"] < test["max_score"]:
+            failed[cell].append(check)
+    assert {cell: sorted(checks) for cell, checks in failed.items()} == EXPECTED[name]["failed"], \
+        [t for t in result["tests"] if t["score"] < t["max_score"]]
+    assert result["score"] == pytest.approx(sum(EXPECTED[name]["points"].values()))
+    assert result["max_score"] == TOTAL
     diagnosis = EXPECTED[name]["diagnosis"]
     messages = " ".join(t["output"] for t in result["tests"])
     graded_notebook = (graded["out"] / name / f"{name}.ipynb").read_text()
@@ -48,9 +54,9 @@ def test_feedback_pictures_are_written(graded):
     folder = graded["out"] / "passes_all"
     for picture in ("ex3_arithmetic_0.png", "ex4_grid_0.png", "ex5_experiment_0.png"):
         assert (folder / picture).stat().st_size > 2000
-    assert json.loads((folder / "results.json").read_text())["score"] == 12
+    assert json.loads((folder / "results.json").read_text())["score"] == TOTAL
 
 
 def test_cli_prints_a_table_per_submission(graded):
-    assert "passes_all.ipynb: 12 / 12" in graded["stdout"]
+    assert f"passes_all.ipynb: {TOTAL:g} / {TOTAL:g}" in graded["stdout"]
     assert "[FAIL] orientation (0/1): The grid is upside down" in graded["stdout"]

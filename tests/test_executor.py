@@ -3,11 +3,11 @@ import nbformat
 
 import course_config as cfg
 from autograder import executor
-from tests import hostile
+from tools import corpus
 
 
 def with_ex4_source(prefix="", suffix=""):
-    nb = nbformat.read(hostile.CORPUS / "passes_all.ipynb", 4)
+    nb = corpus.notebook("passes_all")
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex4_grid")
     cell.source = prefix + cell.source + suffix
     return nbformat.writes(nb).encode()
@@ -33,7 +33,7 @@ def test_an_error_after_the_answer_is_complete_costs_nothing():
 
 
 def test_an_untouched_todo_stub_keeps_the_fill_in_the_todo_message():
-    graded = executor.grade_bytes((hostile.CORPUS / "untouched_release.ipynb").read_bytes())
+    graded = executor.grade_bytes(nbformat.writes(corpus.notebook("untouched_release")).encode())
     assert "`boot_direction` is not defined" in messages(graded, "ex3_arithmetic")[0]
     assert not any("raised NotImplementedError" in m for cell in cfg.CHECK_POINTS for m in messages(graded, cell))
 

@@ -17,11 +17,12 @@ import nbformat
 import pytest
 
 import course_config as cfg
-from autograder.course import make_course, nbgrader, scores_by_part
 from tests import hostile
+from tools import corpus
+from tools.course import make_course, nbgrader, scores_by_part
 
 KIT = cfg.COURSE_ROOT
-EXPECTED = json.loads((hostile.CORPUS / "expected_scores.json").read_text())
+EXPECTED = {name: corpus.expected(name) for name in hostile.HONEST}
 SECRET = "latent-lab-grader-secret-7f3a9c"
 
 
@@ -138,7 +139,7 @@ def test_stopped_runs_name_the_cause(cli_run):
     timeout = cli_run["results"][f"{_stem(cli_run, 'sigint_ignoring_loop')}.ipynb"]["tests"][0]["output"]
     assert f"limit of {cfg.CELL_TIMEOUT_SECONDS} s per cell" in timeout
     killed = cli_run["results"][f"{_stem(cli_run, 'kill_and_stop_the_grader')}.ipynb"]
-    assert killed["max_score"] == 12  # graded, whatever the kernel did to itself
+    assert killed["max_score"] == corpus.TOTAL  # graded, whatever the kernel did to itself
 
 
 def test_the_kit_is_unchanged(cli_run, before):
@@ -204,12 +205,14 @@ def test_nbgrader_batch_with_attackers_interleaved(tmp_path, listener, before, m
     students = {}
     battery = tmp_path / "battery"
     battery.mkdir()
+    corpus_folder = tmp_path / "honest"
+    corpus.write(corpus_folder, hostile.HONEST)
     for i, attack in enumerate(NBGRADER_ATTACKS):
         path = battery / f"{attack}.ipynb"
         nbformat.write(hostile.attack_notebook(attack, listener.port), path)
         students[f"s{2 * i:02d}_{attack}"] = path
         neighbour = hostile.HONEST[i % len(hostile.HONEST)]
-        students[f"s{2 * i + 1:02d}_honest_{neighbour}"] = hostile.CORPUS / f"{neighbour}.ipynb"
+        students[f"s{2 * i + 1:02d}_honest_{neighbour}"] = corpus_folder / f"{neighbour}.ipynb"
     course = make_course(tmp_path / "course", students)
     link = course / "submitted" / "s99_symlink_to_source" / cfg.ASSIGNMENT_ID
     link.mkdir(parents=True)
@@ -233,7 +236,7 @@ def test_nbgrader_batch_with_attackers_interleaved(tmp_path, listener, before, m
     for student, parts in table.items():
         auto = {name: score for name, (score, _) in parts.items() if name.endswith("_tests")}
         assert len(auto) == len(cfg.CHECK_POINTS) and None not in auto.values(), (student, "was not autograded")
-        assert sum(m for name, (_, m) in parts.items() if name.endswith("_tests")) == 12, (student, "points changed")
+        assert sum(m for name, (_, m) in parts.items() if name.endswith("_tests")) == corpus.TOTAL, (student, "points changed")
         total = sum(auto.values())
         if "_honest_" in student:
             assert total == pytest.approx(honest_total(student.split("_honest_", 1)[1])), student

@@ -14,9 +14,11 @@ import pytest
 import course_config as cfg
 from autograder import executor, sandbox
 from tests import hostile
+from tools import corpus
 
 KIT = cfg.COURSE_ROOT
-PASSES_ALL = hostile.CORPUS / "passes_all.ipynb"
+PASSES_ALL = Path(tempfile.mkdtemp(prefix="latent_lab_corpus_")) / "passes_all.ipynb"  # written once, below
+corpus.write(PASSES_ALL.parent, ["passes_all"])
 TEST_USER = "latentlab-instructor"
 
 
@@ -37,7 +39,7 @@ def test_no_sandbox_grades_and_says_so_in_every_report(tmp_path):
     run = cli("grade", str(PASSES_ALL), "--no-sandbox", "--json", str(tmp_path / "r.json"), "--out", str(tmp_path))
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads((tmp_path / "r.json").read_text())
-    assert result["score"] == 12
+    assert result["score"] == corpus.TOTAL
     assert executor.UNSANDBOXED_NOTE in result["output"] and executor.UNSANDBOXED_NOTE in run.stdout
     graded = (tmp_path / "passes_all" / "passes_all.ipynb").read_text()
     assert graded.count("Graded WITHOUT the sandbox") == len(cfg.CHECK_POINTS)  # in every test cell's feedback
@@ -97,7 +99,7 @@ def test_an_unprivileged_instructor_grades_in_the_sandbox_and_its_caps_hold():
                               str(work / "out")], cwd=cwd, capture_output=True, text=True, timeout=900)
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
         results = json.loads((work / "r.json").read_text())
-        assert results["a_passes_all.ipynb"]["score"] == 12
+        assert results["a_passes_all.ipynb"]["score"] == corpus.TOTAL
         assert results["b_fork_bomb.ipynb"]["score"] == 0
         bomb = (work / "out" / "b_fork_bomb" / "b_fork_bomb.ipynb").read_text()
         forked = int(bomb.split("forked ")[1].split("\\n")[0])

@@ -1,6 +1,6 @@
 """Calibrate the tolerances in course_config.py: how far honest answers drift, how far classic mistakes land.
 
-    python -m autograder.calibrate
+    python -m tools.calibrate
 
 Honest drift: the reference answers recomputed with 1 vs all CPU threads, oneDNN off, one-at-a-time decoding,
 and the whole model in float64, float16 and bfloat16 (a student's `model.half()` is correct work too). On a

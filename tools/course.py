@@ -1,6 +1,6 @@
 """The instructor's nbgrader workflow, end to end, in a course folder of its own.
 
-    python -m autograder.course demo_output/course     # what `make demo` runs
+    python -m tools.course demo_output/course     # what `make demo` runs
 
 generate_assignment -> four students' submissions -> autograde -> generate_feedback -> export, with real
 nbgrader commands run from the course folder, exactly as an instructor runs them on JupyterHub.
@@ -16,7 +16,6 @@ from pathlib import Path
 import course_config as cfg
 
 KIT = cfg.COURSE_ROOT
-CORPUS = KIT / "tests" / "submissions"
 DEMO_STUDENTS = {  # student id -> sample submission (named by what it should get)
     "ada_full_marks": "passes_all",
     "ben_one_mistake_each": "one_mistake_per_exercise",
@@ -87,7 +86,11 @@ def print_table(table: dict) -> None:
 
 
 def run_workflow(course: Path, students: dict = None) -> dict:
-    students = students or {s: CORPUS / f"{name}.ipynb" for s, name in DEMO_STUDENTS.items()}
+    if not students:  # the demo's four students, built from the sample-submission spec
+        from tools import corpus
+
+        corpus.write(course.parent / "demo_submissions", list(DEMO_STUDENTS.values()))
+        students = {s: course.parent / "demo_submissions" / f"{name}.ipynb" for s, name in DEMO_STUDENTS.items()}
     timings = {}
     started = time.perf_counter()
     make_course(course, students)

@@ -1,12 +1,14 @@
-"""Write the corpus of sample submissions: the release, filled in the way students fill it, one file per outcome.
+"""The sample submissions, as a spec: the release filled in the way students fill it, one per outcome.
 
-    python tests/submissions/make_corpus.py      # rewrite every *.ipynb here (generated, don't edit them)
+    python -m tools.corpus FOLDER        # write every notebook and expected_scores.json into FOLDER, to look at
 
-Each submission is the committed release with its solution cells replaced by student code: the source's
-solution with one edit (a classic mistake, a correct variant, a cheat). expected_scores.json beside this file
-says what each must get per graded cell and which diagnosis its feedback must name.
+Each submission is the committed release with its solution cells replaced by student code: the source's solution
+with a few edits (a classic mistake, a correct variant, a cheat). Beside each: the checks it must fail (points
+follow from course_config.CHECK_POINTS, so changing points changes no spec) and the words its feedback must hold.
+The test suite writes them at test time (tests/test_corpus.py); nothing generated is committed.
 """
 import copy
+import functools
 import json
 import re
 import sys
@@ -15,17 +17,14 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT))
-import course_config as cfg  # noqa: E402
+import course_config as cfg
 
-SOURCE = ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
-RELEASE = ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
-EXPECTED = HERE / "expected_scores.json"
+SOURCE = cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
+RELEASE = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
 SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|$)", re.M)
 
-FULL = {"ex3_arithmetic": 4.0, "ex4_grid": 4.0, "ex5_experiment": 4.0}
+ALL = "all"  # every check of the cell fails
+TOTAL = sum(sum(checks.values()) for checks in cfg.CHECK_POINTS.values())  # the autograded points
 
 
 def student_code(source_nb, cell_id):
@@ -63,138 +62,138 @@ def move_to_new_cell(cell_id, line):
 
 
 UNTOUCHED = "untouched"
-# name -> (edits, expected points per cell, diagnosis the feedback must name or None)
+# name -> (edits, {cell: checks it must fail, or ALL}, words the feedback must hold or None)
 SUBMISSIONS = {
-    "passes_all": ([], FULL, None),
-    "untouched_release": (UNTOUCHED, {"ex3_arithmetic": 0, "ex4_grid": 0, "ex5_experiment": 0}, None),
+    "passes_all": ([], {}, None),
+    "untouched_release": (UNTOUCHED, {"ex3_arithmetic": ALL, "ex4_grid": ALL, "ex5_experiment": ALL}, None),
     "kernel_dies_in_ex4": ([prepend("ex4_grid", "import os\nos._exit(1)  # the kernel dies here")],
-                           {"ex3_arithmetic": 4, "ex4_grid": 0, "ex5_experiment": 0}, "kernel died"),
+                           {"ex4_grid": ALL, "ex5_experiment": ALL}, "kernel died"),
     # Ex3 mistakes: each costs the step it is in; z_result is judged on the student's own direction.
     "ex3_direction_reversed": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                                         "boot_direction = z_sneaker_avg - z_ankle_boot_avg")],
-                               {**FULL, "ex3_arithmetic": 2.5}, "points the wrong way"),
+                               {"ex3_arithmetic": {"boot_direction"}}, "points the wrong way"),
     "ex3_wrong_base": ([replace("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction",
                                 "z_result = z_sneaker_avg + boot_direction")],
-                       {**FULL, "ex3_arithmetic": 2.5}, "adds the direction to the average Sneaker"),
+                       {"ex3_arithmetic": {"z_result"}}, "adds the direction to the average Sneaker"),
     "ex3_logvar_instead_of_mu": ([replace(
         "ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
         "boot_direction = (model.encode(ankle_boot_imgs)[1].mean(dim=0, keepdim=True)\n"
         "                  - model.encode(sneaker_imgs)[1].mean(dim=0, keepdim=True))")],
-        {**FULL, "ex3_arithmetic": 2.5}, "computed from logvar"),
+        {"ex3_arithmetic": {"boot_direction"}}, "computed from logvar"),
     "ex3_sampled_z": ([replace(
         "ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
         "boot_direction = (model.reparameterize(*model.encode(ankle_boot_imgs)).mean(dim=0, keepdim=True)\n"
         "                  - model.reparameterize(*model.encode(sneaker_imgs)).mean(dim=0, keepdim=True))")],
-        {**FULL, "ex3_arithmetic": 2.5}, "sampled z"),
+        {"ex3_arithmetic": {"boot_direction"}}, "sampled z"),
     "ex3_single_items": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                                   "boot_direction = encode_to_mu(ankle_boot_imgs[:1]) - encode_to_mu(sneaker_imgs[:1])")],
-                         {**FULL, "ex3_arithmetic": 2.5}, "single images"),
+                         {"ex3_arithmetic": {"boot_direction"}}, "single images"),
     "ex3_wrong_categories": ([replace("ex3_arithmetic", "get_items_by_category(test_dataset, 9, n=n_samples)",
                                       "get_items_by_category(test_dataset, 8, n=n_samples)")],
-                             {**FULL, "ex3_arithmetic": 2.5}, "`z_ankle_boot_avg` is the average of Bag (8) items"),
+                             {"ex3_arithmetic": {"boot_direction"}}, "`z_ankle_boot_avg` is the average of Bag (8) items"),
     # A right value never loses points; one deviation costs its own step once, judged on the student's own inputs.
     "ex3_right_value_other_route": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                                              "boot_direction = z_sneaker_avg - z_ankle_boot_avg"),
                                      replace("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction",
                                              "z_result = z_sandal_avg - boot_direction")],
-                                    {**FULL, "ex3_arithmetic": 2.5}, "points the wrong way"),
+                                    {"ex3_arithmetic": {"boot_direction"}}, "points the wrong way"),
     "ex3_other_items": ([replace("ex3_arithmetic", "n_samples = 20", "n_samples = 40")],
-                        {**FULL, "ex3_arithmetic": 2.5}, "you averaged other items"),
+                        {"ex3_arithmetic": {"boot_direction"}}, "you averaged other items"),
     "ex3_other_sandal_items": ([replace("ex3_arithmetic", "get_items_by_category(test_dataset, 5, n=n_samples)",
                                         "get_items_by_category(test_dataset, 5, n=5)")],
-                               {**FULL, "ex3_arithmetic": 2.5}, "you averaged other items"),
+                               {"ex3_arithmetic": {"z_result"}}, "you averaged other items"),
     # Ex4 mistakes
     "ex4_upside_down": ([replace("ex4_grid", "for d2_val in reversed(grid_range):", "for d2_val in grid_range:")],
-                        {**FULL, "ex4_grid": 3}, "upside down"),
+                        {"ex4_grid": {"orientation"}}, "upside down"),
     "ex4_dims_swapped": ([replace("ex4_grid", "z[0, 0] = d1_val\nz[0, 1] = d2_val".replace("\n", "\n            "),
                                   "z[0, 0] = d2_val\nz[0, 1] = d1_val".replace("\n", "\n            "))],
-                         {**FULL, "ex4_grid": 3}, "Dims 0 and 1 are swapped"),
+                         {"ex4_grid": {"orientation"}}, "Dims 0 and 1 are swapped"),
     "ex4_wrong_range": ([replace("ex4_grid", "grid_range = torch.linspace(-3, 3, grid_size)",
                                  "grid_range = torch.linspace(-2, 2, grid_size)")],
-                        {**FULL, "ex4_grid": 3}, "does not span -3 to +3"),  # orientation judged on its own range
+                        {"ex4_grid": {"cells"}}, "does not span -3 to +3"),  # orientation judged on its own range
     "ex4_other_dims_not_zero": ([replace("ex4_grid", "z = torch.zeros(1, LATENT_DIM).to(device)",
                                          "z = torch.ones(1, LATENT_DIM).to(device)")],
-                                {**FULL, "ex4_grid": 3}, "other 30 dims must be 0"),
+                                {"ex4_grid": {"cells"}}, "other 30 dims must be 0"),
     "ex4_pixels_0_255": ([replace("ex4_grid", "row_images.append(img.squeeze().cpu().numpy())",
                                   "row_images.append(img.squeeze().cpu().numpy() * 255)")],
-                         {**FULL, "ex4_grid": 3}, "0-255 scale"),
+                         {"ex4_grid": {"pixel_scale"}}, "0-255 scale"),
     "ex4_wrong_image_shape": ([replace("ex4_grid", "row_images.append(img.squeeze().cpu().numpy())",
                                        "row_images.append(img.view(-1).cpu().numpy())")],
-                              {**FULL, "ex4_grid": 3}, "only this format point is lost"),
+                              {"ex4_grid": {"shape"}}, "only this format point is lost"),
     # Right content in another container loses only the format point; another size is judged on what it shows.
     "ex4_mosaic_280": ([append("ex4_grid", "decoded_grid = np.block(decoded_grid)  # one (280, 280) picture")],
-                       {**FULL, "ex4_grid": 3}, "only this format point is lost"),
+                       {"ex4_grid": {"shape"}}, "only this format point is lost"),
     "ex4_grid_11x11": ([replace("ex4_grid", "grid_size = 10  # 10x10 grid", "grid_size = 11")],
-                       {**FULL, "ex4_grid": 2}, "shows 11x11 images"),
+                       {"ex4_grid": {"cells", "shape"}}, "shows 11x11 images"),
     # Ex5 mistakes
     "ex5_too_few_codes": ([replace("ex5_experiment", "torch.randn(15, LATENT_DIM", "torch.randn(5, LATENT_DIM"),
                            replace("ex5_experiment", "top_dims = z_items.var(dim=0).argsort(descending=True)[:3]",
                                    "top_dims = z_items.var(dim=0).argsort(descending=True)[:1]")],
-                          {**FULL, "ex5_experiment": 3}, "holds 12 codes"),
+                          {"ex5_experiment": {"contract"}}, "holds 12 codes"),
     "ex5_one_technique": ([replace("ex5_experiment", "experiment_latents = {'neighbourhood sampling': neighbourhood, "
                                    "'dimension sweep': torch.cat(sweep)}",
                                    "experiment_latents = {'neighbourhood sampling': neighbourhood}")],
-                          {**FULL, "ex5_experiment": 3}, "1 technique(s)"),
+                          {"ex5_experiment": {"contract"}}, "1 technique(s)"),
     # Copies of one good image: diversity fails, and on_target counts distinct images only.
     "ex5_near_duplicates": ([replace("ex5_experiment", "neighbourhood = z_center + 0.5 * noise",
                                      "neighbourhood = z_center + 0.0001 * noise"),
                              replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)",
                                      "'copies': z_center.repeat(10, 1)")],
-                            {**FULL, "ex5_experiment": 1}, "Too many near-duplicates"),
+                            {"ex5_experiment": {"diversity", "on_target"}}, "Too many near-duplicates"),
     "ex5_off_target": ([replace("ex5_experiment", "TARGET_CATEGORY = 7  # Sneaker", "TARGET_CATEGORY = 1  # Trouser"),
                         replace("ex5_experiment", "get_items_by_category(test_dataset, TARGET_CATEGORY, n=50)",
                                 "get_items_by_category(test_dataset, 7, n=50)")],
-                       {**FULL, "ex5_experiment": 2}, "decoded images are Trouser"),
+                       {"ex5_experiment": {"on_target"}}, "decoded images are Trouser"),
     "ex5_wrong_latent_shape": ([replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)",
                                         "'dimension sweep': torch.cat(sweep)[:, :16]")],
-                               {**FULL, "ex5_experiment": 3}, "must have shape (n, 32)"),
+                               {"ex5_experiment": {"contract"}}, "must have shape (n, 32)"),
     "ex5_non_finite": ([replace("ex5_experiment", "neighbourhood = z_center + 0.5 * noise",
                                 "neighbourhood = z_center + 0.5 * noise\nneighbourhood[3, 5] = float('nan')")],
-                       {**FULL, "ex5_experiment": 3}, "NaN or infinite"),
+                       {"ex5_experiment": {"contract"}}, "NaN or infinite"),
     "one_mistake_per_exercise": ([
         replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                 "boot_direction = z_sneaker_avg - z_ankle_boot_avg"),
         replace("ex4_grid", "for d2_val in reversed(grid_range):", "for d2_val in grid_range:"),
         replace("ex5_experiment", "experiment_latents = {'neighbourhood sampling': neighbourhood, "
                 "'dimension sweep': torch.cat(sweep)}", "experiment_latents = {'neighbourhood sampling': neighbourhood}")],
-        {"ex3_arithmetic": 2.5, "ex4_grid": 3, "ex5_experiment": 3}, "upside down"),
+        {"ex3_arithmetic": {"boot_direction"}, "ex4_grid": {"orientation"}, "ex5_experiment": {"contract"}}, "upside down"),
     "ex5_target_as_string": ([replace("ex5_experiment", "TARGET_CATEGORY = 7  # Sneaker", "TARGET_CATEGORY = '7'"),
                               replace("ex5_experiment", "get_items_by_category(test_dataset, TARGET_CATEGORY, n=50)",
                                       "get_items_by_category(test_dataset, 7, n=50)")],
-                             {**FULL, "ex5_experiment": 3}, "with the target read as Sneaker"),
+                             {"ex5_experiment": {"contract"}}, "with the target read as Sneaker"),
     "ex5_target_as_name": ([replace("ex5_experiment", "TARGET_CATEGORY = 7  # Sneaker", "TARGET_CATEGORY = 'sneaker'"),
                             replace("ex5_experiment", "get_items_by_category(test_dataset, TARGET_CATEGORY, n=50)",
                                     "get_items_by_category(test_dataset, 7, n=50)")],
-                           {**FULL, "ex5_experiment": 3}, "with the target read as Sneaker"),
+                           {"ex5_experiment": {"contract"}}, "with the target read as Sneaker"),
     "ex5_codes_with_extra_dim": ([replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)",
                                           "'dimension sweep': torch.cat(sweep)[:, None, :]")],
-                                 {**FULL, "ex5_experiment": 3}, "extra size-1 dims left out"),
+                                 {"ex5_experiment": {"contract"}}, "extra size-1 dims left out"),
     # Correct work written differently: full marks.
     "variant_shape_32": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                                   "boot_direction = (z_ankle_boot_avg - z_sneaker_avg).squeeze(0)"),
                           replace("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction",
-                                  "z_result = z_sandal_avg[0] + boot_direction")], FULL, None),
+                                  "z_result = z_sandal_avg[0] + boot_direction")], {}, None),
     "variant_float64": ([append("ex3_arithmetic", "boot_direction, z_result = boot_direction.double(), z_result.double()"),
                          append("ex4_grid", "decoded_grid = [[cell.astype('float64') for cell in row] for row in decoded_grid]"),
                          append("ex5_experiment", "experiment_latents = {k: v.double() for k, v in experiment_latents.items()}")],
-                        FULL, None),
+                        {}, None),
     "variant_bfloat16": ([append("ex3_arithmetic", "boot_direction, z_result = boot_direction.bfloat16(), z_result.bfloat16()"),
                           append("ex5_experiment", "experiment_latents = {k: v.bfloat16() for k, v in experiment_latents.items()}")],
-                         FULL, None),
+                         {}, None),
     "variant_requires_grad": ([append("ex3_arithmetic", "boot_direction = boot_direction.clone().requires_grad_()\n"
                                                         "z_result = z_sandal_avg + boot_direction"),
                                append("ex5_experiment", "experiment_latents = {k: v.clone().requires_grad_() "
-                                                        "for k, v in experiment_latents.items()}")], FULL, None),
+                                                        "for k, v in experiment_latents.items()}")], {}, None),
     "variant_numpy_answers": ([append("ex3_arithmetic", "boot_direction, z_result = boot_direction.numpy(), z_result.numpy()"),
                                append("ex5_experiment", "experiment_latents = {k: v.numpy() for k, v in experiment_latents.items()}")],
-                              FULL, None),
+                              {}, None),
     "variant_warning_on_stderr": ([append("ex3_arithmetic", "import sys, warnings\nwarnings.warn('a harmless warning')\n"
                                                             "print('debug output', file=sys.stderr)"),
-                                   append("ex4_grid", "import sys\nprint('grid done', file=sys.stderr)")], FULL, None),
+                                   append("ex4_grid", "import sys\nprint('grid done', file=sys.stderr)")], {}, None),
     "variant_split_cells": ([move_to_new_cell("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction"),
                              move_to_new_cell("ex5_experiment", "experiment_latents = {'neighbourhood sampling': "
                                                                 "neighbourhood, 'dimension sweep': torch.cat(sweep)}")],
-                            FULL, None),
+                            {}, None),
     # Attempts to game the checks: none of them runs where the checks run.
     "cheat_patch_allclose_and_asserts": ([
         prepend("ex3_arithmetic", "import numpy, torch as _t\nnumpy.allclose = lambda *a, **k: True\n"
@@ -202,11 +201,11 @@ SUBMISSIONS = {
         replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                 "boot_direction = torch.zeros(1, 32)"),
         replace("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction", "z_result = torch.zeros(1, 32)")],
-        {**FULL, "ex3_arithmetic": 1.0}, "does not match the reference"),
+        {"ex3_arithmetic": {"boot_direction", "z_result"}}, "does not match the reference"),
     "cheat_random_grid": ([append("ex4_grid", "decoded_grid = np.random.rand(10, 10, 28, 28)  # right shape, no decoding")],
-                          {**FULL, "ex4_grid": 0}, "not hold images made by the VAE's decoder"),
+                          {"ex4_grid": ALL}, "not hold images made by the VAE's decoder"),
     "cheat_blank_grid": ([append("ex4_grid", "decoded_grid = np.zeros((10, 10, 28, 28))  # right shape, blank")],
-                         {**FULL, "ex4_grid": 0}, "not hold images made by the VAE's decoder"),
+                         {"ex4_grid": ALL}, "not hold images made by the VAE's decoder"),
     "cheat_tensor_subclass": ([append("ex3_arithmetic",
         "class AlwaysEqual(torch.Tensor):\n"
         "    def __eq__(self, other):\n        return True\n"
@@ -215,12 +214,12 @@ SUBMISSIONS = {
         "        return super().__torch_function__(func, types, args, kwargs or {})\n"
         "boot_direction = torch.zeros(1, 32).as_subclass(AlwaysEqual)\n"
         "z_result = torch.zeros(1, 32).as_subclass(AlwaysEqual)")],
-        {**FULL, "ex3_arithmetic": 0.0}, "subclass"),
+        {"ex3_arithmetic": ALL}, "subclass"),
     "cheat_rewrites_hidden_tests": ([prepend("ex3_arithmetic",
         "# An input transformer that rewrites every later cell, hidden tests included\n"
         "get_ipython().input_transformers_post.append(\n"
         "    lambda lines: [l.replace('export_answers', 'print') for l in lines])")],
-        {"ex3_arithmetic": 0, "ex4_grid": 0, "ex5_experiment": 0}, "Nothing was graded"),
+        {"ex3_arithmetic": ALL, "ex4_grid": ALL, "ex5_experiment": ALL}, "Nothing was graded"),
 }
 
 
@@ -246,14 +245,43 @@ def build(name, edits, source_nb, release_nb):
     return nb
 
 
+def expected(name) -> dict:
+    """{"failed": {cell: [checks]}, "points": {cell: points}, "diagnosis": words or None} for one submission."""
+    _, fails, diagnosis = SUBMISSIONS[name]
+    failed = {cell: sorted(checks if fails.get(cell) == ALL else fails.get(cell, ()))
+              for cell, checks in cfg.CHECK_POINTS.items()}
+    points = {cell: sum(p for check, p in cfg.CHECK_POINTS[cell].items() if check not in failed[cell])
+              for cell in cfg.CHECK_POINTS}
+    return {"failed": failed, "points": points, "diagnosis": diagnosis}
+
+
+@functools.lru_cache(maxsize=1)
+def _source_and_release():
+    return nbformat.read(SOURCE, 4), nbformat.read(RELEASE, 4)
+
+
+def notebook(name):
+    """One sample submission, built from the committed source and release."""
+    return build(name, SUBMISSIONS[name][0], *_source_and_release())
+
+
+def write(folder: Path, names=None) -> dict:
+    """Write the named submissions (all by default) as <name>.ipynb into folder; {name: expected(name)}."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names or SUBMISSIONS:
+        nbformat.write(notebook(name), folder / f"{name}.ipynb")
+    return {name: expected(name) for name in names or SUBMISSIONS}
+
+
 def main() -> int:
-    source_nb, release_nb = nbformat.read(SOURCE, 4), nbformat.read(RELEASE, 4)
-    expected = {}
-    for name, (edits, points, diagnosis) in SUBMISSIONS.items():
-        nbformat.write(build(name, edits, source_nb, release_nb), HERE / f"{name}.ipynb")
-        expected[name] = {"points": points, "diagnosis": diagnosis}
-    EXPECTED.write_text(json.dumps(expected, indent=1) + "\n")
-    print(f"Wrote {len(SUBMISSIONS)} submissions and {EXPECTED.name} to {HERE.relative_to(ROOT)}")
+    if len(sys.argv) != 2:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    folder = Path(sys.argv[1])
+    scores = write(folder)
+    (folder / "expected_scores.json").write_text(json.dumps(scores, indent=1) + "\n")
+    print(f"Wrote {len(scores)} submissions and expected_scores.json to {folder}")
     return 0
 
 
