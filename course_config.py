@@ -110,13 +110,22 @@ EX5_MAX_CODES = 500            # codes judged at most (the first ones): the dupl
 # Mean |pixel difference| below which two decoded images count as one: half the smallest step of the example
 # experiment's dimension sweep (0.0067); the sweep's own repeated centre image sits at 0.0016.
 EX5_DUPLICATE_PIXEL_DISTANCE = 0.004
-# The judge must name TARGET_CATEGORY for this share of the distinct decoded images (of at least EX5_MIN_CODES).
-EX5_MIN_ON_TARGET = 0.6
-# The classifier judges a category only if it recognises at least this share of the lesson's own example experiment
-# for it (measured: Sneaker 100 %, Trouser 100 %, Bag 69 %, Shirt 25 %, Sandal 8 %). For the others the VAE judges
-# itself: each decoded image is encoded again and named after the nearest category centre (mean mu of 50 test
-# items), which names 81-97 % of the example's images right for every category and 2-16 % of prior samples.
-EX5_CLASSIFIER_TRUSTED = 0.5
+# Ex5's judge is the VAE itself: each distinct decoded image is encoded again (mu) and a small network trained on
+# the VAE's re-encodings of its own decodes of training items names it, so it knows this VAE's blur. The judge
+# classifier (trained on sharp photos) named only 8 % of the lesson's example Sandal experiment and 25 % of its Shirt
+# one right, and 69 % of its Bag one against a bar of 60 % (benchmarks/ex5_judge.py, README "Ex5 judging").
+EX5_JUDGE_ITEMS = (3000, 1000)  # training items per category: fitted on the first 3000, bars measured on the last 1000
+EX5_JUDGE_RECIPE = dict(hidden=128, epochs=30, batch_size=512, lr=3e-3, seed=0)  # 32-128-10 network, ~1 s on 1 core
+# An image counts for the category the network names only if its code lies where this share of that category's own
+# re-encoded decodes lie (Mahalanobis distance); else it is "like no category": wild codes decode to fragments
+# that any judge that must pick one of the ten calls Sandal.
+EX5_JUDGE_TYPICAL = 0.99
+# The bar is per category, because the VAE blurs some categories into their neighbours (Shirt into T-shirt, Pullover
+# and Coat): bar = f + share * (r - f), with r how often the judge names held-out items of the category right and f
+# the most often it names the category for another category's items or for samples from the prior. With share 0.5
+# an experiment passes when the judge names its category more often than for images half of which were the
+# category and half the category it is most confused with (measured bars 0.39 to 0.55).
+EX5_ON_TARGET_SHARE = 0.5
 # A decoded image changes little when encoded and decoded again (at most 0.08 mean |pixel change| on the reference
 # grid); uniform noise changes by 0.25 or more. Ex4's format points need most cells below this.
 DECODED_LIKE_DISTANCE = 0.15

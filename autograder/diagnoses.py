@@ -173,8 +173,8 @@ CHECK_DIAGNOSES = {
                            "one when their mean pixel difference is below {threshold}); the experiment needs at "
                            "least {min}. Vary the codes more.",
     "ex5_off_target": "Judged by {judge}: {hits} of your {n} distinct decoded images are {target}; {needed} are "
-                      "needed ({bar:.0%} of your distinct images, counted against at least 15). Most were seen as: "
-                      "{seen}.",
+                      "needed ({target}'s bar: {bar:.0%} of your distinct images). "
+                      "Most were seen as: {seen}.",
 }
 
 

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import course_config as cfg  # noqa: E402
+from autograder.reference_answers import verdict_name  # noqa: E402
 
 TITLES = {"ex3_arithmetic": "Exercise 3: latent arithmetic", "ex4_grid": "Exercise 4: the latent grid",
           "ex5_experiment": "Exercise 5: targeted generation"}
@@ -95,14 +96,14 @@ def ex5_pictures(reference, codes_by_technique, target):
     pictures = []
     for technique, codes in list(codes_by_technique.items())[:10]:  # a picture each for the first ten techniques
         images = reference.decode(codes[:30])
-        labels = reference.judge(images, target)
+        labels = reference.judge(images)
         cols = 10
         rows = (len(images) + cols - 1) // cols
         fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3), squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
         for ax, image, label in zip(axes.flat, images, labels):
-            _show(ax, image, cfg.CATEGORY_NAMES[label])
+            _show(ax, image, verdict_name(label))
             ax.title.set_color("green" if label == target else "red")
         pictures.append((f"{technique}: your codes decoded by the reference VAE, with the judge's label "
                          f"(green = {cfg.CATEGORY_NAMES[target] if target is not None else 'target'}).", _png(fig)))

@@ -1,8 +1,9 @@
 """What the checks compare against: reference answers from the shipped checkpoint and the real test set.
 
 Computed by the reference solutions (never a copy of them), plus the ingredients the diagnoses need (every
-category's mean mu and logvar, first items). Cached on disk by the checkpoint's sha256, and in memory per
-process, so grading a folder computes them once.
+category's mean mu and logvar, first items) and Ex5's judge, fitted on the training set as the VAE decodes it
+(about 10 s on 2 cores). Cached on disk by the checkpoint's sha256 and the settings, and in memory per process,
+so grading a folder computes them once.
 """
 import functools
 import hashlib
@@ -18,14 +19,18 @@ from reference import data, solutions
 from reference.checkpoints import load_model
 
 
-REFERENCE_VERSION = 3  # bump when compute() changes what it stores
+REFERENCE_VERSION = 4  # bump when compute() changes what it stores
+NO_CATEGORY = 10  # the Ex5 judge's verdict for an image whose code lies where no category's decodes lie
+
+
+def verdict_name(label: int) -> str:
+    return cfg.CATEGORY_NAMES[label] if label < NO_CATEGORY else "like no category"
 
 
 @dataclass
 class Reference:
     values: dict          # name -> float64 array (see compute())
     vae: torch.nn.Module  # the reference decoder, for decoding students' Ex5 latents
-    classifier: torch.nn.Module
 
     def __getitem__(self, name):
         return self.values[name]
@@ -41,27 +46,101 @@ class Reference:
         x = torch.from_numpy(np.clip(images, 0, 1)).float().reshape(-1, 1, 28, 28)
         return (self.vae.decode(self.vae.encode(x)[0]) - x).abs().mean(dim=(1, 2, 3)).double().numpy()
 
-    def classifier_trusted(self, category: int) -> bool:
-        """Does the classifier recognise this VAE's decodes of `category` (course_config.EX5_CLASSIFIER_TRUSTED)?"""
-        return float(self.values["ex5.example_on_target"][category]) >= cfg.EX5_CLASSIFIER_TRUSTED
+    @staticmethod
+    def judge_name() -> str:
+        return "the VAE itself (each image encoded again and named by a small network trained on this VAE's decodes)"
 
-    def judge_name(self, category: int) -> str:
-        return ("the judge classifier" if self.classifier_trusted(category) else
-                "the VAE itself (each image encoded again and named after the nearest category centre)")
+    def on_target_bar(self, category: int) -> float:
+        """The share of distinct images the judge must name `category` (see course_config.EX5_ON_TARGET_SHARE)."""
+        return float(self.values["ex5.judge.bar"][category])
 
     @torch.no_grad()
-    def judge(self, images: np.ndarray, category: int = None) -> np.ndarray:
-        """A category for each (28, 28) image: the classifier's, or the VAE's own where the classifier cannot
-        recognise this VAE's decodes of `category`."""
+    def judge(self, images: np.ndarray) -> np.ndarray:
+        """A category for each (28, 28) image (NO_CATEGORY when its code lies where no category's decodes lie):
+        the image is encoded again by the VAE (mu) and named by the Ex5 judge fitted in compute()."""
         x = torch.from_numpy(images).float().reshape(-1, 1, 28, 28)
-        if category is None or self.classifier_trusted(category):
-            return self.classifier(x).argmax(1).numpy()
-        centres = torch.from_numpy(self.values["category_centre_mu"]).float()
-        return torch.cdist(self.vae.encode(x)[0], centres).argmin(1).numpy()
+        return judge_codes(self.values, self.vae.encode(x)[0].double().numpy())
+
+
+# ---------------------------------------------------------------- the Ex5 judge: the VAE judging its own decodes
+
+def judge_codes(values: dict, z: np.ndarray) -> np.ndarray:
+    """Verdicts for re-encoded codes (n, 32), in float64 from the stored weights: a 32-hidden-10 network names a
+    category, and the code must lie where EX5_JUDGE_TYPICAL of that category's own re-encoded decodes lie."""
+    w1, b1, w2, b2 = (np.asarray(values[f"ex5.judge.{k}"], dtype=np.float64) for k in ("w1", "b1", "w2", "b2"))
+    label = (np.maximum(z @ w1.T + b1, 0) @ w2.T + b2).argmax(1)
+    offset = z - values["ex5.judge.gate_mean"][label]
+    distance = np.einsum("ni,nij,nj->n", offset, values["ex5.judge.gate_precision"][label], offset)
+    return np.where(distance <= values["ex5.judge.gate_limit"][label], label, NO_CATEGORY)
 
 
 @torch.no_grad()
-def compute(vae, classifier, test_set) -> dict:
+def reencoded(vae, codes: torch.Tensor) -> torch.Tensor:
+    """mu of each code's decoded image: what the judge sees of a student's decoded image."""
+    return torch.cat([vae.encode(vae.decode(batch))[0] for batch in codes.split(2000)]).double()
+
+
+def fit_judge(vae, train_set) -> dict:
+    """The Ex5 judge, fitted on training items as the VAE decodes them (never on the test set students use):
+    a small network on the first EX5_JUDGE_ITEMS[0] items of each category, each category's Gaussian gate on the
+    same items, and the per-category bar from what it says about the last EX5_JUDGE_ITEMS[1] items of each
+    category and about samples from the prior."""
+    fit_n, check_n = cfg.EX5_JUDGE_ITEMS
+    recipe = cfg.EX5_JUDGE_RECIPE
+    labels = train_set.labels
+    by_category = [torch.nonzero(labels == c).flatten() for c in range(10)]
+    fit = torch.cat([idx[:fit_n] for idx in by_category])
+    check = torch.cat([idx[-check_n:] for idx in by_category])
+    with torch.no_grad():
+        z_fit = reencoded(vae, torch.cat([vae.encode(b)[0] for b in train_set.images[fit].split(2000)]))
+        z_check = reencoded(vae, torch.cat([vae.encode(b)[0] for b in train_set.images[check].split(2000)]))
+    y_fit, y_check = labels[fit], labels[check].numpy()
+
+    threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=[]), torch.enable_grad():  # never touches the caller's random stream
+        torch.set_num_threads(1)  # the same weights whatever the machine's core count
+        torch.manual_seed(recipe["seed"])
+        net = torch.nn.Sequential(torch.nn.Linear(32, recipe["hidden"]), torch.nn.ReLU(),
+                                  torch.nn.Linear(recipe["hidden"], 10))
+        optimizer = torch.optim.Adam(net.parameters(), lr=recipe["lr"])
+        x, y = z_fit.float(), y_fit
+        try:
+            for _ in range(recipe["epochs"]):
+                for idx in torch.randperm(len(x)).split(recipe["batch_size"]):
+                    optimizer.zero_grad()
+                    torch.nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
+                    optimizer.step()
+        finally:
+            torch.set_num_threads(threads)
+    values = {"ex5.judge.w1": net[0].weight, "ex5.judge.b1": net[0].bias,
+              "ex5.judge.w2": net[2].weight, "ex5.judge.b2": net[2].bias}
+    values = {k: v.detach().double().numpy() for k, v in values.items()}
+    means, precisions, limits = [], [], []
+    for c in range(10):
+        z = z_fit[y_fit == c].numpy()
+        offset = z - z.mean(0)
+        precision = np.linalg.inv(np.cov(z.T))
+        means.append(z.mean(0))
+        precisions.append(precision)
+        limits.append(np.quantile(np.einsum("ni,ij,nj->n", offset, precision, offset), cfg.EX5_JUDGE_TYPICAL))
+    values.update({"ex5.judge.gate_mean": np.stack(means), "ex5.judge.gate_precision": np.stack(precisions),
+                   "ex5.judge.gate_limit": np.array(limits)})
+
+    # What the judge says about held-out items of each category and about the prior's samples sets the bars.
+    verdicts = judge_codes(values, z_check.numpy())
+    confusion = np.array([[np.mean(verdicts[y_check == true] == named) for named in range(10)] for true in range(10)])
+    prior = torch.randn(len(check), 32, generator=torch.Generator().manual_seed(recipe["seed"]))
+    prior_named = np.bincount(judge_codes(values, reencoded(vae, prior).numpy()), minlength=NO_CATEGORY + 1)[:10]
+    recall = np.diag(confusion).copy()
+    false_named = np.array([max(np.delete(confusion[:, c], c).max(), prior_named[c] / len(prior)) for c in range(10)])
+    values.update({"ex5.judge.confusion": confusion, "ex5.judge.prior_named": prior_named / len(prior),
+                   "ex5.judge.recall": recall, "ex5.judge.false_named": false_named,
+                   "ex5.judge.bar": false_named + cfg.EX5_ON_TARGET_SHARE * (recall - false_named)})
+    return {k: torch.as_tensor(np.asarray(v, dtype=np.float64)) for k, v in values.items()}
+
+
+@torch.no_grad()
+def compute(vae, test_set, train_set) -> dict:
     n = cfg.EX3_N_SAMPLES
     ex3 = solutions.ex3_arithmetic(vae, test_set)
     values = {f"ex3.{k}": v for k, v in ex3.items()}
@@ -78,32 +157,27 @@ def compute(vae, classifier, test_set) -> dict:
                                                 for c in range(10)])
     values["ex4.decoded_grid"] = solutions.ex4_grid(vae)
     values["ex4.grid_values"] = torch.linspace(*cfg.EX4_GRID_RANGE, cfg.EX4_GRID_SIZE)
-    # What the lesson's example experiment reaches per category: sets a fair Ex5 bar for every category.
-    shares = []
-    for category in range(10):
-        _, experiment = solutions.ex5_example_experiment(vae, test_set, category=category)
-        verdicts = classifier(vae.decode(torch.cat(list(experiment.values())))).argmax(1)
-        shares.append((verdicts == category).double().mean())
-    values["ex5.example_on_target"] = torch.stack(shares)
+    values.update(fit_judge(vae, train_set))
     return {k: v.double().cpu().numpy() for k, v in values.items()}
 
 
 def cache_key() -> str:
     """The checkpoint's sha256 and every setting the reference answers depend on."""
-    settings = repr((REFERENCE_VERSION, cfg.VAE_SHA256, cfg.CLASSIFIER_SHA256, cfg.EX3_N_SAMPLES, sorted(cfg.EX3_CATEGORIES.items()), cfg.EX4_GRID_SIZE,
-                     cfg.EX4_GRID_RANGE, cfg.EX4_DIMS))
+    settings = repr((REFERENCE_VERSION, cfg.VAE_SHA256, cfg.EX3_N_SAMPLES, sorted(cfg.EX3_CATEGORIES.items()), cfg.EX4_GRID_SIZE,
+                     cfg.EX4_GRID_RANGE, cfg.EX4_DIMS, cfg.EX5_EXAMPLE_CENTER_N, cfg.EX5_JUDGE_ITEMS,
+                     sorted(cfg.EX5_JUDGE_RECIPE.items()), cfg.EX5_JUDGE_TYPICAL, cfg.EX5_ON_TARGET_SHARE))
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=1)
 def get_reference() -> Reference:
-    vae, classifier = load_model("vae"), load_model("classifier")
+    vae = load_model("vae")
     cache = cfg.GRADER_CACHE_DIR / f"reference-{cache_key()}.npz"
     try:
         with np.load(cache, allow_pickle=False) as npz:
             values = {k: npz[k] for k in npz.files}
     except (OSError, ValueError):  # no cache yet, or a broken one: recompute
-        values = compute(vae, classifier, data.load("test"))
+        values = compute(vae, data.load("test"), data.load("train"))
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp.npz")
@@ -111,4 +185,4 @@ def get_reference() -> Reference:
             tmp.replace(cache)
         except OSError as err:  # a read-only kit (another user's): grade all the same, recompute next time
             logging.getLogger(__name__).warning("reference answers not cached (%s)", err)
-    return Reference(values, vae, classifier)
+    return Reference(values, vae)

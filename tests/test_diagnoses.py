@@ -227,8 +227,10 @@ EX5 = {
     "ex5_wrong_latent_shape": ({"contract"}, "must have shape (n, 32)"),
     "ex5_non_finite": ({"contract"}, "NaN or infinite"),
     "ex5_bad_target": ({"contract", "on_target"}, "int from 0 to 9"),
-    "ex5_near_duplicates": ({"diversity", "on_target"}, "Too many near-duplicates"),  # repeats earn nothing
-    "ex5_off_target": ({"on_target"}, "Judged by the judge classifier: 0 of your 35 distinct decoded images are Trouser"),
+    "ex5_near_duplicates": ({"diversity"}, "Too many near-duplicates"),  # one mistake, charged once
+    "ex5_off_target": ({"on_target"}, "Judged by the VAE itself (each image encoded again and named by a small "
+                                      "network trained on this VAE's decodes): 0 of your 35 distinct decoded images "
+                                      "are Trouser; 18 are needed (Trouser's bar: 50%"),
 }
 
 
@@ -261,16 +263,16 @@ def test_a_label_written_as_a_string_costs_the_contract_point_only(tmp_path, ref
 
 @pytest.mark.parametrize("category", range(10))
 def test_the_lessons_example_experiment_passes_for_every_category(tmp_path, ref, vae, test_set, category):
-    """Including Sandal and Shirt, whose decodes the classifier cannot recognise: the VAE judges those itself."""
+    """Including Sandal and Shirt, whose decodes the judge classifier could not recognise, and Bag, whose example it
+    recognised 69 % of against a bar of 60 %: the VAE judges its own decodes now, with a bar per category."""
     _, experiment = solutions.ex5_example_experiment(vae, test_set, category=category)
     outcome = grade(tmp_path, ref, "ex5_experiment", {"TARGET_CATEGORY": category, "experiment_latents": experiment})
     assert failed(outcome) == set(), outcome
-    assert ref.classifier_trusted(category) == (category not in (5, 6))
 
 
 @pytest.mark.parametrize("category", [5, 7])
 def test_wild_codes_around_a_category_centre_are_off_target(tmp_path, ref, category):
-    """Noise 3x the prior's scale leaves the category, whichever judge is used (VAE for Sandal, classifier for Sneaker)."""
+    """Noise 3x the prior's scale leaves the category: its fragments are "like no category", not Sandal."""
     centre = torch.from_numpy(ref["category_centre_mu"][category]).float()
     wild = centre + 3.0 * torch.randn(20, 32, generator=torch.Generator().manual_seed(1))
     outcome = grade(tmp_path, ref, "ex5_experiment", {"TARGET_CATEGORY": category,

@@ -5,6 +5,7 @@ import course_config as cfg
 from autograder import contract
 from autograder.compare import CheckFailed, as_array
 from autograder.diagnoses import CHECK_DIAGNOSES
+from autograder.reference_answers import NO_CATEGORY, verdict_name
 
 CELL = "ex5_experiment"
 LATENT_DIM = cfg.VAE_RECIPE["latent_dim"]
@@ -117,17 +118,18 @@ def test_diversity(student, reference):
 
 
 def test_on_target(student, reference):
-    """Judged on distinct images only, counted against at least EX5_MIN_CODES: one good image repeated earns
-    nothing here. The judge is the classifier, or the VAE itself for categories the classifier cannot recognise."""
+    """The share of the distinct images the judge names the target. Too few codes or too few distinct images are
+    the contract's and the diversity check's to charge, once; here only what the images show counts. The judge is the VAE itself (Reference.judge); the bar is the target category's own
+    (Reference.on_target_bar, course_config.EX5_ON_TARGET_SHARE)."""
     target = target_category(student, strict=False)
     images = distinct_images(reference.decode(all_codes(student)), cfg.EX5_DUPLICATE_PIXEL_DISTANCE)
-    verdicts = reference.judge(images, target)
+    verdicts = reference.judge(images)
     hits = int((verdicts == target).sum())
-    bar = cfg.EX5_MIN_ON_TARGET
-    needed = int(np.ceil(bar * max(len(images), cfg.EX5_MIN_CODES) - 1e-9))
+    bar = reference.on_target_bar(target)
+    needed = int(np.ceil(bar * len(images) - 1e-9))
     if hits < needed:
-        counts = np.bincount(verdicts, minlength=10)
-        seen = ", ".join(f"{cfg.CATEGORY_NAMES[c]} {counts[c]}" for c in np.argsort(-counts)[:3] if counts[c])
+        counts = np.bincount(verdicts, minlength=NO_CATEGORY + 1)
+        seen = ", ".join(f"{verdict_name(c)} {counts[c]}" for c in np.argsort(-counts, kind="stable")[:3] if counts[c])
         raise CheckFailed(CHECK_DIAGNOSES["ex5_off_target"].format(
-            judge=reference.judge_name(target), target=cfg.CATEGORY_NAMES[target], hits=hits, n=len(images),
+            judge=reference.judge_name(), target=cfg.CATEGORY_NAMES[target], hits=hits, n=len(images),
             needed=needed, bar=bar, seen=seen))
