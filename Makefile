@@ -19,7 +19,7 @@ test: data sandbox lint
 
 # The edit-test loop: everything but the two long batteries (the 42-notebook corpus and the hostile battery).
 test-fast: data sandbox lint
-	$(PY) -m pytest -q tests --ignore=tests/test_corpus.py --ignore=tests/test_hostile.py
+	$(PY) -m pytest -q tests -m "not slow"
 
 # ruff, configured in pyproject.toml; part of `make test`, so CI runs it.
 lint: venv

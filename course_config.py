@@ -12,7 +12,7 @@ ASSIGNMENT_ID = "latent_space"  # nbgrader assignment name; also the folder unde
 
 # ---------------------------------------------------------------- data
 # Where the staged Fashion-MNIST lives (torchvision layout: <DATA_DIR>/FashionMNIST/raw/). Gitignored.
-DATA_DIR = Path(os.environ.get("LATENT_LAB_DATA_DIR", COURSE_ROOT / "data"))
+DATA_DIR = Path(os.environ.get("LATENT_LAB_DATA", COURSE_ROOT / "data"))  # the notebook reads the same variable
 # Where to look for the four .gz files, first to last; FASHION_MNIST_DIR overrides for one run.
 FASHION_MNIST_SOURCES = [
     os.environ.get("FASHION_MNIST_DIR", ""),   # an instructor's own copy

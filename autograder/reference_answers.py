@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,7 +20,6 @@ from reference import data, solutions
 from reference.checkpoints import load_model
 
 
-REFERENCE_VERSION = 4  # bump when compute() changes what it stores
 NO_CATEGORY = 10  # the Ex5 judge's verdict for an image whose code lies where no category's decodes lie
 
 
@@ -161,9 +161,15 @@ def compute(vae, test_set, train_set) -> dict:
     return {k: v.double().cpu().numpy() for k, v in values.items()}
 
 
+CODE_THAT_COMPUTES = [Path(__file__), cfg.COURSE_ROOT / "reference" / "solutions.py",
+                      cfg.COURSE_ROOT / "reference" / "vae.py", cfg.COURSE_ROOT / "reference" / "data.py"]
+
+
 def cache_key() -> str:
-    """The checkpoint's sha256 and every setting the reference answers depend on."""
-    settings = repr((REFERENCE_VERSION, cfg.VAE_SHA256, cfg.EX3_N_SAMPLES, sorted(cfg.EX3_CATEGORIES.items()), cfg.EX4_GRID_SIZE,
+    """The checkpoint's sha256, every setting the reference answers depend on, and the code that computes them (so
+    an edit to it recomputes them; nobody has to remember to bump a version)."""
+    code = hashlib.sha256(b"".join(path.read_bytes() for path in CODE_THAT_COMPUTES)).hexdigest()
+    settings = repr((code, cfg.VAE_SHA256, cfg.EX3_N_SAMPLES, sorted(cfg.EX3_CATEGORIES.items()), cfg.EX4_GRID_SIZE,
                      cfg.EX4_GRID_RANGE, cfg.EX4_DIMS, cfg.EX5_EXAMPLE_CENTER_N, cfg.EX5_JUDGE_ITEMS,
                      sorted(cfg.EX5_JUDGE_RECIPE.items()), cfg.EX5_JUDGE_TYPICAL, cfg.EX5_ON_TARGET_SHARE))
     return hashlib.sha256(settings.encode()).hexdigest()[:16]

@@ -12,6 +12,7 @@ import pytest
 import course_config as cfg
 from tools import corpus
 
+pytestmark = pytest.mark.slow
 EXPECTED = {name: corpus.expected(name) for name in corpus.SUBMISSIONS}
 TOTAL = corpus.TOTAL
 

@@ -25,6 +25,8 @@ KIT = cfg.COURSE_ROOT
 EXPECTED = {name: corpus.expected(name) for name in hostile.HONEST}
 SECRET = "latent-lab-grader-secret-7f3a9c"
 
+pytestmark = pytest.mark.slow
+
 
 def honest_total(name):
     return sum(EXPECTED[name]["points"].values())
