@@ -1,6 +1,6 @@
 """Grade without JupyterHub: the same export and checks as under nbgrader, with results.json for Gradescope.
 
-    python -m autograder grade PATH [--json OUT] [--out DIR] [--no-sandbox]
+    python -m autograder grade PATH [--json OUT] [--out DIR] [--no-sandbox] [-v | --quiet]
 
 PATH is a notebook or a folder of notebooks (searched recursively). Each goes through autograder/executor.py:
 protected cells (locked and test cells) restored from the source notebook, as nbgrader's OverwriteCells does,
@@ -83,12 +83,16 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade a notebook or a folder of notebooks")
     grade.add_argument("path", type=Path)
-    grade.add_argument("--json", type=Path, help="write Gradescope-style results here (updated after each one)")
+    grade.add_argument("--json", type=Path, help="write {notebook: Gradescope-style results} here, for a file or a "
+                                                  "folder alike (updated after each one)")
     grade.add_argument("--out", type=Path, help="folder for graded notebooks, results.json and feedback pictures")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code WITHOUT isolation (it can then read and change the course)")
+    grade.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
+    grade.add_argument("--quiet", action="store_true", help="no table per submission, only problems")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
 
     if not args.path.exists() and not args.path.is_symlink():
         print(f"error: {args.path} does not exist", file=sys.stderr)
@@ -121,12 +125,10 @@ def main(argv=None) -> int:
             print(f"error: grading stopped at {path}: {err}. Submissions graded before it are written.",
                   file=sys.stderr)
             return 3
-        print_report(submission)
-        sys.stdout.flush()
+        if not args.quiet:
+            print_report(submission)
+            sys.stdout.flush()
         if args.json:  # written after every submission: a crash later loses nothing graded so far
-            if single:
-                write_json(args.json, results_json(submission))
-            else:
-                payload[str(path.relative_to(args.path))] = results_json(submission)
-                write_json(args.json, payload)
+            payload[path.name if single else str(path.relative_to(args.path))] = results_json(submission)
+            write_json(args.json, payload)
     return 0
