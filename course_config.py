@@ -1,7 +1,8 @@
 """Latent Lab course settings: the one file an instructor edits.
 
 Every value carries a one-line reason. nbgrader_config.py, the reference package, the notebooks' build
-and the autograder all read their settings from here, so nothing is configured twice.
+and the autograder all read their settings from here, so nothing is configured twice. What the lesson and the
+shipped models are (its numbers, training recipes, pinned hashes) is not a setting: see reference/lesson.py.
 """
 import os
 from pathlib import Path
@@ -18,55 +19,6 @@ FASHION_MNIST_SOURCES = [
     os.environ.get("FASHION_MNIST_DIR", ""),   # an instructor's own copy
     "/usr/share/datasets/fashion-mnist",       # Debian package dataset-fashion-mnist (works offline)
 ]
-# sha256 of the *decompressed* files: Debian recompressed the .gz files, so only the content is comparable.
-FASHION_MNIST_SHA256 = {
-    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-}
-CATEGORY_NAMES = [  # Fashion-MNIST label order, as in the lesson
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]
-
-# ---------------------------------------------------------------- checkpoints
-CHECKPOINT_DIR = COURSE_ROOT / "reference" / "checkpoints"
-VAE_CHECKPOINT = CHECKPOINT_DIR / "vae.pt"                # the seeded pretrained VAE students explore
-CLASSIFIER_CHECKPOINT = CHECKPOINT_DIR / "classifier.pt"  # the judge for Ex5 ("which category is this?")
-# Pinned hashes: a checkpoint that differs by one byte is refused. Update only after retraining on purpose.
-VAE_SHA256 = "0eb2a502f9d67955c3f001c8a0e673fe24772373d3d49b61798e784ef00308ab"
-CLASSIFIER_SHA256 = "81b5b5d518ef3981d336c07c2c026fd3af8f3185d4400645ddc3d572a953dd5b"
-
-# ---------------------------------------------------------------- training recipes
-# The lesson's recipe, unchanged, so the shipped model is the one the lesson describes.
-VAE_RECIPE = dict(
-    seed=42,           # torch.manual_seed(42) before building the model, as in the lesson
-    latent_dim=32,     # the lesson's LATENT_DIM
-    epochs=15,         # the lesson trains 15 epochs
-    batch_size=128,    # the lesson's DataLoader batch size
-    lr=1e-3,           # Adam learning rate in the lesson
-    beta=1.0,          # BCE-sum + beta * KL with beta 1: the plain ELBO
-)
-# The judge only has to tell categories apart; 4 epochs of a small CNN clear the 90 % bar on CPU.
-CLASSIFIER_RECIPE = dict(
-    seed=0,            # any fixed seed; this model is not part of the lesson
-    epochs=4,          # enough for >= 90 % test accuracy, measured in the README
-    batch_size=128,    # same loader settings as the VAE keeps the code shared
-    lr=1e-3,           # Adam default
-)
-CLASSIFIER_MIN_TEST_ACCURACY = 0.90  # a judge below this would blame students for its own mistakes
-
-# ---------------------------------------------------------------- reference solutions
-EX3_N_SAMPLES = 20                          # the lesson averages the first 20 items of each category
-EX3_CATEGORIES = dict(sneaker=7, ankle_boot=9, sandal=5)  # label indices used by the arithmetic
-EX4_GRID_SIZE = 10                          # the lesson's 10x10 grid
-EX4_GRID_RANGE = (-3.0, 3.0)                # +-3 standard deviations of the N(0, 1) prior
-EX4_DIMS = (0, 1)                           # swept dims; the shipped VAE orders dims by KL, so these carry most
-EX5_EXAMPLE_CATEGORY = 7                    # the lesson's example experiment generates sneakers
-EX5_EXAMPLE_CENTER_N = 50                   # items averaged for the category centre, as in the lesson
-EX5_EXAMPLE_NOISE_SCALE = 0.5               # neighbourhood radius in the lesson's example
-EX5_EXAMPLE_SEED = 42                       # the lesson seeds its neighbourhood noise with 42
 
 # ---------------------------------------------------------------- where generated pictures go
 FIGURE_DIR = COURSE_ROOT / "reference" / "figures"   # committed, shown in the README's model card
@@ -89,9 +41,6 @@ CHECK_POINTS = {
     "ex5_experiment": {"contract": 1.0, "diversity": 1.0, "on_target": 2.0},
 }
 TSNE_POINTS_WHEN_GRADING = 500  # grading never runs the full t-SNE; a 500-point map takes about a second
-# openTSNE iterations (early exaggeration, then normal): 100 + 200 already separates the clusters on 10,000
-# points and takes ~12 s after ~5 s of affinities on 2 cores; openTSNE's default 250 + 500 takes ~85 s.
-TSNE_ITERATIONS = (100, 200)
 
 # ---------------------------------------------------------------- grading
 # Locked cells that only draw pictures: the grader skips them (the feedback draws its own), saving ~5 s each run.
@@ -110,12 +59,6 @@ EX5_MAX_CODES = 500            # codes judged at most (the first ones): the dupl
 # Mean |pixel difference| below which two decoded images count as one: half the smallest step of the example
 # experiment's dimension sweep (0.0067); the sweep's own repeated centre image sits at 0.0016.
 EX5_DUPLICATE_PIXEL_DISTANCE = 0.004
-# Ex5's judge is the VAE itself: each distinct decoded image is encoded again (mu) and a small network trained on
-# the VAE's re-encodings of its own decodes of training items names it, so it knows this VAE's blur. The judge
-# classifier (trained on sharp photos) named only 8 % of the lesson's example Sandal experiment and 25 % of its Shirt
-# one right, and 69 % of its Bag one against a bar of 60 % (benchmarks/ex5_judge.py, README "Ex5 judging").
-EX5_JUDGE_ITEMS = (3000, 1000)  # training items per category: fitted on the first 3000, bars measured on the last 1000
-EX5_JUDGE_RECIPE = dict(hidden=128, epochs=30, batch_size=512, lr=3e-3, seed=0)  # 32-128-10 network, ~1 s on 1 core
 # An image counts for the category the network names only if its code lies where this share of that category's own
 # re-encoded decodes lie (Mahalanobis distance); else it is "like no category": wild codes decode to fragments
 # that any judge that must pick one of the ten calls Sandal.

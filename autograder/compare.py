@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 import course_config as cfg
+from reference import lesson
 from autograder.contract import Answer, CheckFailed, number_array, reshape_like, same_numbers_shape  # noqa: F401
 
 
@@ -16,9 +17,9 @@ as_array = number_array  # the contract's reading of a number answer, under the 
 # visible checks are given per cell: course_config's values, written into the notebook when it is built.
 CONTRACT_FILE = "latent_lab_contract.py"
 FORMAT_SETTINGS = {
-    "ex3_arithmetic": {"latent_dim": cfg.VAE_RECIPE["latent_dim"]},
-    "ex4_grid": {"grid_size": cfg.EX4_GRID_SIZE, "pixel_max": cfg.PIXEL_SCALE_MAX},
-    "ex5_experiment": {"latent_dim": cfg.VAE_RECIPE["latent_dim"], "min_techniques": cfg.EX5_MIN_TECHNIQUES,
+    "ex3_arithmetic": {"latent_dim": lesson.VAE_RECIPE["latent_dim"]},
+    "ex4_grid": {"grid_size": lesson.EX4_GRID_SIZE, "pixel_max": cfg.PIXEL_SCALE_MAX},
+    "ex5_experiment": {"latent_dim": lesson.VAE_RECIPE["latent_dim"], "min_techniques": cfg.EX5_MIN_TECHNIQUES,
                        "min_codes": cfg.EX5_MIN_CODES},
 }
 

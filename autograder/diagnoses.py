@@ -10,11 +10,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-import course_config as cfg
+from reference import lesson
 from autograder.compare import is_close, same_numbers_shape
 
-NAMES = cfg.CATEGORY_NAMES
-SNEAKER, BOOT, SANDAL = (cfg.EX3_CATEGORIES[k] for k in ("sneaker", "ankle_boot", "sandal"))
+NAMES = lesson.CATEGORY_NAMES
+SNEAKER, BOOT, SANDAL = (lesson.EX3_CATEGORIES[k] for k in ("sneaker", "ankle_boot", "sandal"))
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _last_code_range(c):
     z = c.get("last_code")
     if z is not None and z.size == 32:
         last = z.reshape(-1)[:2]
-        expected = np.array([cfg.EX4_GRID_RANGE[1], cfg.EX4_GRID_RANGE[0]])
+        expected = np.array([lesson.EX4_GRID_RANGE[1], lesson.EX4_GRID_RANGE[0]])
         if not np.allclose(sorted(np.abs(last)), sorted(np.abs(expected)), atol=1e-3) and np.abs(last).max() > 0:
             yield c["got"], f"the last code has dims 0, 1 = ({last[0]:.3g}, {last[1]:.3g}), expected (+3, -3)"
 

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import course_config as cfg  # noqa: E402
+from reference import lesson  # noqa: E402
 from autograder.reference_answers import verdict_name  # noqa: E402
 
 TITLES = {"ex3_arithmetic": "Exercise 3: latent arithmetic", "ex4_grid": "Exercise 4: the latent grid",
@@ -106,7 +107,7 @@ def ex5_pictures(reference, codes_by_technique, target):
             _show(ax, image, verdict_name(label))
             ax.title.set_color("green" if label == target else "red")
         pictures.append((f"{technique}: your codes decoded by the reference VAE, with the judge's label "
-                         f"(green = {cfg.CATEGORY_NAMES[target] if target is not None else 'target'}).", _png(fig)))
+                         f"(green = {lesson.CATEGORY_NAMES[target] if target is not None else 'target'}).", _png(fig)))
     return pictures
 
 

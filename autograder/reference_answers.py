@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 import course_config as cfg
+from reference import lesson
 from reference import data, solutions
 from reference.checkpoints import load_model
 
@@ -24,7 +25,7 @@ NO_CATEGORY = 10  # the Ex5 judge's verdict for an image whose code lies where n
 
 
 def verdict_name(label: int) -> str:
-    return cfg.CATEGORY_NAMES[label] if label < NO_CATEGORY else "like no category"
+    return lesson.CATEGORY_NAMES[label] if label < NO_CATEGORY else "like no category"
 
 
 @dataclass
@@ -85,8 +86,8 @@ def fit_judge(vae, train_set) -> dict:
     a small network on the first EX5_JUDGE_ITEMS[0] items of each category, each category's Gaussian gate on the
     same items, and the per-category bar from what it says about the last EX5_JUDGE_ITEMS[1] items of each
     category and about samples from the prior."""
-    fit_n, check_n = cfg.EX5_JUDGE_ITEMS
-    recipe = cfg.EX5_JUDGE_RECIPE
+    fit_n, check_n = lesson.EX5_JUDGE_ITEMS
+    recipe = lesson.EX5_JUDGE_RECIPE
     labels = train_set.labels
     by_category = [torch.nonzero(labels == c).flatten() for c in range(10)]
     fit = torch.cat([idx[:fit_n] for idx in by_category])
@@ -141,7 +142,7 @@ def fit_judge(vae, train_set) -> dict:
 
 @torch.no_grad()
 def compute(vae, test_set, train_set) -> dict:
-    n = cfg.EX3_N_SAMPLES
+    n = lesson.EX3_N_SAMPLES
     ex3 = solutions.ex3_arithmetic(vae, test_set)
     values = {f"ex3.{k}": v for k, v in ex3.items()}
     # Diagnosis ingredients: each category's 20-item mean mu and mean logvar, and its first item's mu.
@@ -153,10 +154,10 @@ def compute(vae, test_set, train_set) -> dict:
         firsts.append(mu[0])
     values.update({"category_mean_mu": torch.stack(means), "category_mean_logvar": torch.stack(logvars),
                    "category_first_mu": torch.stack(firsts)})
-    values["category_centre_mu"] = torch.stack([solutions.category_mean_mu(vae, test_set, c, cfg.EX5_EXAMPLE_CENTER_N)[0]
+    values["category_centre_mu"] = torch.stack([solutions.category_mean_mu(vae, test_set, c, lesson.EX5_EXAMPLE_CENTER_N)[0]
                                                 for c in range(10)])
     values["ex4.decoded_grid"] = solutions.ex4_grid(vae)
-    values["ex4.grid_values"] = torch.linspace(*cfg.EX4_GRID_RANGE, cfg.EX4_GRID_SIZE)
+    values["ex4.grid_values"] = torch.linspace(*lesson.EX4_GRID_RANGE, lesson.EX4_GRID_SIZE)
     values.update(fit_judge(vae, train_set))
     return {k: v.double().cpu().numpy() for k, v in values.items()}
 
@@ -169,9 +170,9 @@ def cache_key() -> str:
     """The checkpoint's sha256, every setting the reference answers depend on, and the code that computes them (so
     an edit to it recomputes them; nobody has to remember to bump a version)."""
     code = hashlib.sha256(b"".join(path.read_bytes() for path in CODE_THAT_COMPUTES)).hexdigest()
-    settings = repr((code, cfg.VAE_SHA256, cfg.EX3_N_SAMPLES, sorted(cfg.EX3_CATEGORIES.items()), cfg.EX4_GRID_SIZE,
-                     cfg.EX4_GRID_RANGE, cfg.EX4_DIMS, cfg.EX5_EXAMPLE_CENTER_N, cfg.EX5_JUDGE_ITEMS,
-                     sorted(cfg.EX5_JUDGE_RECIPE.items()), cfg.EX5_JUDGE_TYPICAL, cfg.EX5_ON_TARGET_SHARE))
+    settings = repr((code, lesson.VAE_SHA256, lesson.EX3_N_SAMPLES, sorted(lesson.EX3_CATEGORIES.items()), lesson.EX4_GRID_SIZE,
+                     lesson.EX4_GRID_RANGE, lesson.EX4_DIMS, lesson.EX5_EXAMPLE_CENTER_N, lesson.EX5_JUDGE_ITEMS,
+                     sorted(lesson.EX5_JUDGE_RECIPE.items()), cfg.EX5_JUDGE_TYPICAL, cfg.EX5_ON_TARGET_SHARE))
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 

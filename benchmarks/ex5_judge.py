@@ -30,7 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import course_config as cfg  # noqa: E402
+from reference import lesson  # noqa: E402
 from autograder.answers import Answer  # noqa: E402
 from autograder.checks import test_ex5_experiment as ex5  # noqa: E402
 from autograder.compare import CheckFailed  # noqa: E402
@@ -205,7 +205,7 @@ def dishonest_experiment(rng, cats, target, i):
     kind = i % 5
     if kind in (0, 1):  # another category's honest experiment with this target's name set on it
         borrowed = honest_experiment(rng, cats, other)
-        return Experiment(target, False, f"{cfg.CATEGORY_NAMES[other]}'s codes: {borrowed.recipe}", borrowed.latents)
+        return Experiment(target, False, f"{lesson.CATEGORY_NAMES[other]}'s codes: {borrowed.recipe}", borrowed.latents)
     n = int(rng.integers(15, 61))
     if kind == 2:  # mostly another category: a quarter to a third of the codes honest
         mine = honest_experiment(rng, cats, target).latents
@@ -214,7 +214,7 @@ def dishonest_experiment(rng, cats, target, i):
         a = np.concatenate(list(mine.values()))
         b = np.concatenate(list(theirs.values()))
         n_a = max(1, int(round(share * (len(b) / (1 - share)))))
-        return Experiment(target, False, f"{n_a} own + {len(b)} {cfg.CATEGORY_NAMES[other]}",
+        return Experiment(target, False, f"{n_a} own + {len(b)} {lesson.CATEGORY_NAMES[other]}",
                           {"own": a[:n_a], "borrowed": b})
     centre = cats[target].mu[:50].mean(0)
     if kind == 3:  # prior samples, or wild noise around the centre
@@ -230,7 +230,7 @@ def dishonest_experiment(rng, cats, target, i):
     end = cats[other].mu[:50].mean(0)
     t = np.linspace(0, far, n)[:, None]
     codes = (centre + t * (end - centre)).astype(np.float32)
-    return Experiment(target, False, f"sweep to {cfg.CATEGORY_NAMES[other]} x{far:.1f} ({n})",
+    return Experiment(target, False, f"sweep to {lesson.CATEGORY_NAMES[other]} x{far:.1f} ({n})",
                       {"sweep": codes[: n // 2], "on": codes[n // 2:]})
 
 
@@ -285,7 +285,7 @@ def table(results, reference, markdown):
     rows = [("Category", "Bar", "Honest pass", "Dishonest pass")]
     for c in sorted(results):
         h, d = results[c]["honest"], results[c]["dishonest"]
-        rows.append((cfg.CATEGORY_NAMES[c], f"{reference.on_target_bar(c):.0%}", f"{np.mean(h):.0%} ({sum(h)}/{len(h)})",
+        rows.append((lesson.CATEGORY_NAMES[c], f"{reference.on_target_bar(c):.0%}", f"{np.mean(h):.0%} ({sum(h)}/{len(h)})",
                      f"{np.mean(d):.0%} ({sum(d)}/{len(d)})"))
     if markdown:
         lines = ["| " + " | ".join(rows[0]) + " |", "|---|---:|---:|---:|"]
@@ -310,7 +310,7 @@ def contact_sheets(experiments, reference, folder):
         for i, images in enumerate(rows):
             for j, image in enumerate(images):
                 canvas[30 * i:30 * i + 28, 30 * j:30 * j + 28] = image
-        name = f"{target}_{cfg.CATEGORY_NAMES[target].replace('/', '-')}_{'honest' if honest else 'dishonest'}.png"
+        name = f"{target}_{lesson.CATEGORY_NAMES[target].replace('/', '-')}_{'honest' if honest else 'dishonest'}.png"
         Image.fromarray((canvas * 255).astype(np.uint8)).save(folder / name)
 
 
@@ -335,7 +335,7 @@ def main() -> int:
         for c in sorted(results):
             for experiment, message in results[c]["wrong"]:
                 kind = "honest failed" if experiment.honest else "dishonest passed"
-                print(f"{cfg.CATEGORY_NAMES[c]}: {kind}: {experiment.recipe}\n    {message}")
+                print(f"{lesson.CATEGORY_NAMES[c]}: {kind}: {experiment.recipe}\n    {message}")
     n = len(experiments)
     print(f"\n{n} experiments ({args.seed_set} seed set), {time.perf_counter() - started:.0f} s "
           f"with {torch.get_num_threads()} torch threads")

@@ -2,7 +2,7 @@
 
 A checkpoint is a plain dict (tensors, numbers, strings, lists) so `torch.load(weights_only=True)` reads it:
     state_dict, model_args (rebuild the model from the file alone), recipe, history, metrics, torch_version.
-Loading checks the file's sha256 against the pin in course_config.py first, so one changed byte is refused
+Loading checks the file's sha256 against the pin in reference/lesson.py first, so one changed byte is refused
 with a message that names the file and the expected hash.
 """
 import os
@@ -10,15 +10,15 @@ from pathlib import Path
 
 import torch
 
-import course_config as cfg
+from reference import lesson
 from reference.classifier import FashionClassifier
 from reference.data import sha256_of
 from reference.vae import VAE
 
 MODEL_CLASSES = {"vae": VAE, "classifier": FashionClassifier}
-PINS = {  # kind -> (path, name of the pin in course_config.py)
-    "vae": (cfg.VAE_CHECKPOINT, "VAE_SHA256"),
-    "classifier": (cfg.CLASSIFIER_CHECKPOINT, "CLASSIFIER_SHA256"),
+PINS = {  # kind -> (path, name of the pin in reference/lesson.py)
+    "vae": (lesson.VAE_CHECKPOINT, "VAE_SHA256"),
+    "classifier": (lesson.CLASSIFIER_CHECKPOINT, "CLASSIFIER_SHA256"),
 }
 
 
@@ -39,14 +39,14 @@ def read_verified(path: Path, expected_sha256: str, pin_name: str = "the pin") -
     """The checkpoint dict, after checking its sha256; CheckpointError with a fix otherwise."""
     path = Path(path)
     fix = ("Restore the shipped file (`git checkout -- {p}`), or retrain with `make checkpoints` and update "
-           "{pin} in course_config.py.").format(p=path, pin=pin_name)
+           "{pin} in reference/lesson.py.").format(p=path, pin=pin_name)
     if not path.is_file():
         raise CheckpointError(f"Checkpoint {path} is missing. {fix}")
     actual = sha256_of(path)
     if actual != expected_sha256:
         raise CheckpointError(
             f"Checkpoint {path} failed verification: sha256 is {actual}, expected {expected_sha256} "
-            f"({pin_name} in course_config.py). The file is corrupt, truncated or not the shipped one. {fix}"
+            f"({pin_name} in reference/lesson.py). The file is corrupt, truncated or not the shipped one. {fix}"
         )
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -62,7 +62,7 @@ def build_model(checkpoint: dict) -> torch.nn.Module:
 
 def load_checkpoint(kind: str) -> dict:
     path, pin_name = PINS[kind]
-    return read_verified(path, getattr(cfg, pin_name), pin_name)
+    return read_verified(path, getattr(lesson, pin_name), pin_name)
 
 
 def load_model(kind: str, device="cpu") -> torch.nn.Module:

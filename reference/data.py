@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import course_config as cfg
+from reference import lesson
 
 if TYPE_CHECKING:  # torch loads only when images are needed, so `make data` stays fast
     import torch
@@ -46,7 +47,7 @@ def raw_dir(root: Path) -> Path:
 def raw_problems(root: Path) -> list:
     """What is wrong with the staged files: [] when all four are present with the pinned content."""
     problems = []
-    for name, expected in cfg.FASHION_MNIST_SHA256.items():
+    for name, expected in lesson.FASHION_MNIST_SHA256.items():
         path = raw_dir(root) / name
         if not path.is_file():
             problems.append(f"{path} is missing")
@@ -64,12 +65,12 @@ def verify_raw(root: Path) -> None:
 def _copy_from_source(source: Path, root: Path) -> bool:
     """Decompress (or copy) the four files from `source` into root's raw folder. False if they are not there."""
     found = {}
-    for name in cfg.FASHION_MNIST_SHA256:
+    for name in lesson.FASHION_MNIST_SHA256:
         for candidate in (source / f"{name}.gz", source / name):
             if candidate.is_file():
                 found[name] = candidate
                 break
-    if len(found) < len(cfg.FASHION_MNIST_SHA256):
+    if len(found) < len(lesson.FASHION_MNIST_SHA256):
         return False
     target_dir = raw_dir(root)
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +154,7 @@ def main() -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"Fashion-MNIST verified in {raw_dir(root)} (60,000 train / 10,000 test, sha256 pinned in course_config.py)")
+    print(f"Fashion-MNIST verified in {raw_dir(root)} (60,000 train / 10,000 test, sha256 pinned in reference/lesson.py)")
     return 0
 
 

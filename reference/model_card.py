@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 import course_config as cfg
+from reference import lesson
 from reference import data, figures
 from reference.checkpoints import CheckpointError, load_checkpoint, build_model
 from reference.solutions import ex3_arithmetic, ex4_grid, ex5_example_experiment
@@ -70,12 +71,12 @@ def measure(out_dir: Path) -> dict:
         "classifier_train_seconds": clf_ckpt["train_seconds"],
         "classifier_epochs": clf_ckpt["recipe"]["epochs"],
         "classifier_on_reconstructions": sum(int(p == t) for p, t in zip(recon_labels, test.labels.tolist())) / len(test),
-        "sandal_verdict": (cfg.CATEGORY_NAMES[sandal_label], sandal_conf),
-        "result_verdict": (cfg.CATEGORY_NAMES[result_label], result_conf),
-        "ex5_target": cfg.CATEGORY_NAMES[target],
+        "sandal_verdict": (lesson.CATEGORY_NAMES[sandal_label], sandal_conf),
+        "result_verdict": (lesson.CATEGORY_NAMES[result_label], result_conf),
+        "ex5_target": lesson.CATEGORY_NAMES[target],
         "ex5_on_target": sum(int(label == target) for label in ex5_labels) / len(ex5_labels),
-        "vae_sha256": cfg.VAE_SHA256,
-        "classifier_sha256": cfg.CLASSIFIER_SHA256,
+        "vae_sha256": lesson.VAE_SHA256,
+        "classifier_sha256": lesson.CLASSIFIER_SHA256,
     }
 
 

@@ -5,7 +5,7 @@ The notebook's solution cells and the autograder both use these; nothing here is
 """
 import torch
 
-import course_config as cfg
+from reference import lesson
 
 
 # ---------------------------------------------------------------- the lesson's shared helpers
@@ -36,7 +36,7 @@ def category_mean_mu(model, dataset, category_idx, n):
 
 # ---------------------------------------------------------------- Ex3: latent arithmetic
 
-def ex3_arithmetic(model, dataset, n_samples=cfg.EX3_N_SAMPLES, categories=cfg.EX3_CATEGORIES):
+def ex3_arithmetic(model, dataset, n_samples=lesson.EX3_N_SAMPLES, categories=lesson.EX3_CATEGORIES):
     """sandal + (ankle boot - sneaker) on 20-item mean codes. Every value has shape (1, latent_dim)."""
     z_sneaker_avg = category_mean_mu(model, dataset, categories["sneaker"], n_samples)
     z_ankle_boot_avg = category_mean_mu(model, dataset, categories["ankle_boot"], n_samples)
@@ -49,7 +49,7 @@ def ex3_arithmetic(model, dataset, n_samples=cfg.EX3_N_SAMPLES, categories=cfg.E
 
 # ---------------------------------------------------------------- Ex4: a 2-D slice through the latent space
 
-def ex4_grid_latents(latent_dim=32, grid_size=cfg.EX4_GRID_SIZE, grid_range=cfg.EX4_GRID_RANGE, dims=cfg.EX4_DIMS):
+def ex4_grid_latents(latent_dim=32, grid_size=lesson.EX4_GRID_SIZE, grid_range=lesson.EX4_GRID_RANGE, dims=lesson.EX4_DIMS):
     """Codes of shape (grid_size, grid_size, latent_dim): row 0 at dim1 = +3 (top of the plot), column 0 at
     dim0 = -3, every other dim 0. The same loop as the lesson, so its order is the lesson's order."""
     values = torch.linspace(*grid_range, grid_size)
@@ -76,8 +76,8 @@ def ex4_grid(model, **grid_kwargs):
 
 # ---------------------------------------------------------------- Ex5: one example experiment
 
-def ex5_example_experiment(model, dataset, category=cfg.EX5_EXAMPLE_CATEGORY, n_center=cfg.EX5_EXAMPLE_CENTER_N,
-                           noise_scale=cfg.EX5_EXAMPLE_NOISE_SCALE, seed=cfg.EX5_EXAMPLE_SEED):
+def ex5_example_experiment(model, dataset, category=lesson.EX5_EXAMPLE_CATEGORY, n_center=lesson.EX5_EXAMPLE_CENTER_N,
+                           noise_scale=lesson.EX5_EXAMPLE_NOISE_SCALE, seed=lesson.EX5_EXAMPLE_SEED):
     """The lesson's example: neighbourhood sampling around a category centre plus a sweep of the dims that
     vary most within the category. Returns (target category, {technique: latents (n, latent_dim)})."""
     device = next(model.parameters()).device

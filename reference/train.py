@@ -7,7 +7,7 @@
 After each epoch the full training state (weights, optimizer, RNG) goes to <out>.resume.pt, so a resumed
 run continues the same random stream and ends with the same weights as an uninterrupted one.
 After the VAE's last epoch its latent dims are reordered by mean KL on the test set, largest first.
-Then print the sha256 to pin in course_config.py.
+Then print the sha256 to pin in reference/lesson.py.
 """
 import argparse
 import os
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-import course_config as cfg
+from reference import lesson
 from reference import data
 from reference.checkpoints import save
 from reference.classifier import FashionClassifier
@@ -103,7 +103,7 @@ def classifier_epoch(model, optimizer, images, labels, recipe, device):
 # ---------------------------------------------------------------- the driver
 
 def train(kind: str, out: Path, epochs=None, subset=None, device=None, log=print) -> dict:
-    recipe = dict(cfg.VAE_RECIPE if kind == "vae" else cfg.CLASSIFIER_RECIPE)
+    recipe = dict(lesson.VAE_RECIPE if kind == "vae" else lesson.CLASSIFIER_RECIPE)
     if epochs is not None:
         recipe["epochs"] = epochs
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -182,7 +182,7 @@ def main(argv=None) -> int:
     parser.add_argument("--subset", type=int, help="train on the first N training images (smoke runs only)")
     parser.add_argument("--device", help="cpu or cuda; default cuda when available")
     args = parser.parse_args(argv)
-    out = args.out or (cfg.VAE_CHECKPOINT if args.kind == "vae" else cfg.CLASSIFIER_CHECKPOINT)
+    out = args.out or (lesson.VAE_CHECKPOINT if args.kind == "vae" else lesson.CLASSIFIER_CHECKPOINT)
     try:
         checkpoint = train(args.kind, out, args.epochs, args.subset, args.device)
     except data.DataError as err:
@@ -192,7 +192,7 @@ def main(argv=None) -> int:
               else f"test accuracy {checkpoint['test_accuracy']:.2%}")
     pin = "VAE_SHA256" if args.kind == "vae" else "CLASSIFIER_SHA256"
     print(f"Wrote {out}: {metric}, {checkpoint['train_seconds']:.0f} s of training on {checkpoint['trained_on']}")
-    print(f'Pin it in course_config.py:  {pin} = "{sha256_of(out)}"')
+    print(f'Pin it in reference/lesson.py:  {pin} = "{sha256_of(out)}"')
     return 0
 
 

@@ -17,6 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import course_config as cfg  # noqa: E402
+from reference import lesson  # noqa: E402
 from autograder.compare import CONTRACT_FILE, FORMAT_SETTINGS  # noqa: E402
 from reference import solutions, vae  # noqa: E402
 
@@ -180,10 +181,10 @@ def cells():
         test_loader = DataLoader(test_dataset, batch_size=128, shuffle=False)
 
         # Category names for labeling
-        CATEGORY_NAMES = {cfg.CATEGORY_NAMES!r}
+        CATEGORY_NAMES = {lesson.CATEGORY_NAMES!r}
 
         CHECKPOINT = 'vae.pt'   # shipped beside this notebook: trained with the lesson's recipe (seed 42, 15 epochs)
-        CHECKPOINT_SHA256 = '{cfg.VAE_SHA256}'
+        CHECKPOINT_SHA256 = '{lesson.VAE_SHA256}'
 
         model = VAE(LATENT_DIM).to(device)
         if TRAIN_FROM_SCRATCH and not GRADING:
@@ -306,7 +307,7 @@ def cells():
         print(f'Now projecting {{n_points}} codes to 2D with t-SNE...')
         try:
             from openTSNE import TSNE   # FFT-accelerated t-SNE: about 17 s for 10,000 points on 2 CPU cores
-            tsne = TSNE(perplexity=30, early_exaggeration_iter={cfg.TSNE_ITERATIONS[0]}, n_iter={cfg.TSNE_ITERATIONS[1]},
+            tsne = TSNE(perplexity=30, early_exaggeration_iter={lesson.TSNE_ITERATIONS[0]}, n_iter={lesson.TSNE_ITERATIONS[1]},
                         random_state=42, n_jobs=-1)
             z_2d = np.asarray(tsne.fit(all_z[:n_points]))
         except ImportError:             # scikit-learn's t-SNE draws the same kind of map, about 5x slower
@@ -474,7 +475,7 @@ def cells():
                 "boot-like; the sole stays similar."),
         solution("ex3_arithmetic", f"""
         # Get multiple examples from each category and encode them
-        n_samples = {cfg.EX3_N_SAMPLES}  # average over 20 examples per category for a cleaner signal
+        n_samples = {lesson.EX3_N_SAMPLES}  # average over 20 examples per category for a cleaner signal
 
         sneaker_imgs = get_items_by_category(test_dataset, 7, n=n_samples)       # 7 = Sneaker
         ankle_boot_imgs = get_items_by_category(test_dataset, 9, n=n_samples)    # 9 = Ankle boot

@@ -11,6 +11,7 @@ import torch
 from nbclient import NotebookClient
 
 import course_config as cfg
+from reference import lesson
 from tools import corpus, course
 from reference import solutions, vae
 
@@ -131,7 +132,7 @@ def test_grading_never_trains_even_if_asked(tmp_path, monkeypatch):
     cells = cells_by_grade_id(nb)
     flag = nbformat.v4.new_code_cell("TRAIN_FROM_SCRATCH = True")
     nb.cells = [cells["setup"], flag, cells["vae_definition"], cells["load_model"]]
-    shutil.copy(cfg.VAE_CHECKPOINT, tmp_path / "vae.pt")
+    shutil.copy(lesson.VAE_CHECKPOINT, tmp_path / "vae.pt")
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     monkeypatch.setenv("LATENT_LAB_DATA", str(cfg.DATA_DIR))
     NotebookClient(nb, timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
@@ -143,7 +144,7 @@ def test_corrupt_checkpoint_beside_the_notebook_stops_with_a_clear_message(tmp_p
     nb = nbformat.read(SOURCE, 4)
     cells = cells_by_grade_id(nb)
     nb.cells = [cells["setup"], cells["vae_definition"], cells["load_model"]]
-    payload = bytearray(cfg.VAE_CHECKPOINT.read_bytes())
+    payload = bytearray(lesson.VAE_CHECKPOINT.read_bytes())
     payload[5000] ^= 1
     (tmp_path / "vae.pt").write_bytes(bytes(payload))
     monkeypatch.setenv("LATENT_LAB_DATA", str(cfg.DATA_DIR))

@@ -7,13 +7,14 @@ import torch
 from torchvision import datasets, transforms
 
 import course_config as cfg
+from reference import lesson
 from reference import data
 
 
 def test_real_test_set_is_complete_and_scaled_like_to_tensor(test_set):
     assert len(test_set) == 10_000
     assert test_set.images.shape == (10_000, 1, 28, 28) and test_set.images.dtype == torch.float32
-    assert test_set.labels[0].item() == 9 and cfg.CATEGORY_NAMES[9] == "Ankle boot"
+    assert test_set.labels[0].item() == 9 and lesson.CATEGORY_NAMES[9] == "Ankle boot"
     assert torch.bincount(test_set.labels).tolist() == [1000] * 10
     # Same tensors the lesson's `datasets.FashionMNIST(..., transform=ToTensor())` gives, item by item.
     lesson_view = datasets.FashionMNIST(cfg.DATA_DIR, train=False, download=True, transform=transforms.ToTensor())
@@ -31,7 +32,7 @@ def test_train_split_has_60000_images():
 def debian_style_folder(folder):
     """The four files gzipped, as Debian's dataset-fashion-mnist ships them."""
     folder.mkdir()
-    for name in cfg.FASHION_MNIST_SHA256:
+    for name in lesson.FASHION_MNIST_SHA256:
         with open(data.raw_dir(cfg.DATA_DIR) / name, "rb") as fin, gzip.open(folder / f"{name}.gz", "wb", 1) as fout:
             shutil.copyfileobj(fin, fout)
     return folder

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import course_config as cfg
+from reference import lesson
 from autograder.answers import Answer
 from autograder.checks import test_ex5_experiment as ex5
 from autograder.compare import CheckFailed
@@ -103,7 +104,7 @@ def test_the_readme_table_is_what_the_benchmark_measures_on_the_held_out_set(ref
     results = benchmark.run(benchmark.build("held-out", ref.vae, test_set), ref)
     published = readme_table()
     assert len(published) == 10
-    for c, name in enumerate(cfg.CATEGORY_NAMES):
+    for c, name in enumerate(lesson.CATEGORY_NAMES):
         honest, dishonest = results[c]["honest"], results[c]["dishonest"]
         bar, h, n_h, d, n_d = published[name]
         assert bar == round(100 * ref.on_target_bar(c))

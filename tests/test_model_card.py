@@ -4,6 +4,7 @@ import re
 import pytest
 
 import course_config as cfg
+from reference import lesson
 from reference.model_card import README_BEGIN, README_END
 from reference.train import classifier_accuracy, vae_test_metrics
 
@@ -29,8 +30,8 @@ def test_readme_classifier_accuracy_matches_measurement(classifier, test_set):
 
 
 def test_readme_pins_match_course_config():
-    assert card_value("VAE sha256") == f"`{cfg.VAE_SHA256}`"
-    assert card_value("Classifier sha256") == f"`{cfg.CLASSIFIER_SHA256}`"
+    assert card_value("VAE sha256") == f"`{lesson.VAE_SHA256}`"
+    assert card_value("Classifier sha256") == f"`{lesson.CLASSIFIER_SHA256}`"
 
 
 def test_readme_shows_the_committed_pictures():

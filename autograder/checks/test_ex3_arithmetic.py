@@ -6,15 +6,16 @@ A value equal to the reference never loses points. Otherwise each step is judged
 import numpy as np
 
 import course_config as cfg
+from reference import lesson
 from autograder import contract
 from autograder.compare import CheckFailed, error_report, is_close
 from autograder.diagnoses import CHECK_DIAGNOSES, diagnose, looks_sampled
 
 CELL = "ex3_arithmetic"
-LATENT_DIM = cfg.VAE_RECIPE["latent_dim"]
+LATENT_DIM = lesson.VAE_RECIPE["latent_dim"]
 SHAPE = (1, LATENT_DIM)
 AVERAGES = {"z_sneaker_avg": "sneaker", "z_ankle_boot_avg": "ankle_boot", "z_sandal_avg": "sandal"}
-NAMES = cfg.CATEGORY_NAMES
+NAMES = lesson.CATEGORY_NAMES
 
 
 def _value(student, name):
@@ -30,7 +31,7 @@ def _own(student, name):
 
 
 def _reference_average(reference, name):
-    return reference["category_mean_mu"][cfg.EX3_CATEGORIES[AVERAGES[name]]][None, :]
+    return reference["category_mean_mu"][lesson.EX3_CATEGORIES[AVERAGES[name]]][None, :]
 
 
 def _off_averages(student, reference, names) -> dict:
@@ -42,16 +43,16 @@ def _off_averages(student, reference, names) -> dict:
 
 def _what_went_into(name, value, reference) -> str:
     """Why an exported average differs from the lesson's, said only as far as the reference ingredients show it."""
-    label = cfg.EX3_CATEGORIES[AVERAGES[name]]
+    label = lesson.EX3_CATEGORIES[AVERAGES[name]]
     if is_close(value, reference["category_mean_logvar"][label][None, :], cfg.LATENT_TOLERANCE):
         return f"`{name}` averages logvar, not mu: the location of an image in latent space is mu"
     for other in range(10):
         if other != label and is_close(value, reference["category_mean_mu"][other][None, :], cfg.LATENT_TOLERANCE):
             return f"`{name}` is the average of {NAMES[other]} ({other}) items, not {NAMES[label]} ({label})"
     error = float(np.abs(value - _reference_average(reference, name)).max())
-    return (f"`{name}` is not the mean mu of the first {cfg.EX3_N_SAMPLES} {NAMES[label]} items of the test set "
-            f"(max abs error {error:.2g}): you averaged other items than the first {cfg.EX3_N_SAMPLES}, or another "
-            f"number of them (the lesson uses get_items_by_category(test_dataset, {label}, n={cfg.EX3_N_SAMPLES}))")
+    return (f"`{name}` is not the mean mu of the first {lesson.EX3_N_SAMPLES} {NAMES[label]} items of the test set "
+            f"(max abs error {error:.2g}): you averaged other items than the first {lesson.EX3_N_SAMPLES}, or another "
+            f"number of them (the lesson uses get_items_by_category(test_dataset, {label}, n={lesson.EX3_N_SAMPLES}))")
 
 
 def _averages_message(step, off, reference) -> str:
@@ -62,8 +63,8 @@ def _averages_message(step, off, reference) -> str:
 
 def _fail_with_diagnosis(name, got, expected, reference, context, answer):
     found = diagnose(f"ex3.{name}", got, {"reference": reference, **context}, cfg.LATENT_TOLERANCE)
-    if not found and looks_sampled(got, expected, reference["category_mean_logvar"][cfg.EX3_CATEGORIES["sandal"]],
-                                   cfg.EX3_N_SAMPLES):
+    if not found and looks_sampled(got, expected, reference["category_mean_logvar"][lesson.EX3_CATEGORIES["sandal"]],
+                                   lesson.EX3_N_SAMPLES):
         found = CHECK_DIAGNOSES["ex3_sampled_z"].format(name=name)
     details = (f"{error_report(got, expected)}; you gave a {answer.describe()}, the reference is a float32 tensor "
                f"of shape {SHAPE}")

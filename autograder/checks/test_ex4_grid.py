@@ -7,13 +7,14 @@ another container loses only the format point; a grid of another size is judged 
 import numpy as np
 
 import course_config as cfg
+from reference import lesson
 from autograder import contract
 from autograder.compare import CheckFailed, as_array, error_report, is_close
 from autograder.diagnoses import diagnose
 
 CELL = "ex4_grid"
-N = cfg.EX4_GRID_SIZE
-LATENT_DIM = cfg.VAE_RECIPE["latent_dim"]
+N = lesson.EX4_GRID_SIZE
+LATENT_DIM = lesson.VAE_RECIPE["latent_dim"]
 SIDE = 28
 MAX_PADDING = 4  # torchvision's make_grid pads 2 pixels by default
 
@@ -117,7 +118,7 @@ def _arrangements(grid):
 def _wrong_size(grid) -> str:
     rows, cols = grid.shape[:2]
     return (f"decoded_grid shows {rows}x{cols} images; the exercise asks for {N}x{N} over dims 0 and 1 from "
-            f"{cfg.EX4_GRID_RANGE[0]:g} to {cfg.EX4_GRID_RANGE[1]:+g}, so these are not the required cells.")
+            f"{lesson.EX4_GRID_RANGE[0]:g} to {lesson.EX4_GRID_RANGE[1]:+g}, so these are not the required cells.")
 
 
 def test_cells(student, reference):
@@ -141,21 +142,21 @@ def _grid_over(reference, rows, cols, low, high, base) -> np.ndarray:
     """Reference decodes of a rows x cols grid over [low, high] in dims 0 (columns) and 1 (rows, top = high),
     every other dim as in `base`."""
     codes = np.tile(base.reshape(1, 1, 32), (rows, cols, 1))
-    codes[..., cfg.EX4_DIMS[0]] = np.linspace(low, high, cols)[None, :]
-    codes[..., cfg.EX4_DIMS[1]] = np.linspace(high, low, rows)[:, None]
+    codes[..., lesson.EX4_DIMS[0]] = np.linspace(low, high, cols)[None, :]
+    codes[..., lesson.EX4_DIMS[1]] = np.linspace(high, low, rows)[:, None]
     return reference.decode(codes.reshape(-1, 32)).reshape(rows, cols, SIDE, SIDE)
 
 
 def _layouts(student):
     """(low, high, base): the required range with other dims 0, then what the student's last code shows (the
     skeleton's loop ends at dim 0 high, dim 1 low): their range, and their other dims."""
-    yield (*cfg.EX4_GRID_RANGE, np.zeros(32))
+    yield (*lesson.EX4_GRID_RANGE, np.zeros(32))
     z = _last_code(student)
     if z is None:
         return
     z = z.reshape(-1)
-    a, b = z[list(cfg.EX4_DIMS)]
-    for low, high in {cfg.EX4_GRID_RANGE, (min(a, b), max(a, b)), (-max(abs(a), abs(b)), max(abs(a), abs(b)))}:
+    a, b = z[list(lesson.EX4_DIMS)]
+    for low, high in {lesson.EX4_GRID_RANGE, (min(a, b), max(a, b)), (-max(abs(a), abs(b)), max(abs(a), abs(b)))}:
         if high > low:
             yield low, high, z
 

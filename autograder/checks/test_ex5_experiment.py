@@ -2,19 +2,20 @@
 import numpy as np
 
 import course_config as cfg
+from reference import lesson
 from autograder import contract
 from autograder.compare import CheckFailed, as_array
 from autograder.diagnoses import CHECK_DIAGNOSES
 from autograder.reference_answers import NO_CATEGORY, verdict_name
 
 CELL = "ex5_experiment"
-LATENT_DIM = cfg.VAE_RECIPE["latent_dim"]
+LATENT_DIM = lesson.VAE_RECIPE["latent_dim"]
 
 
 def _category_names() -> dict:
     """'sneaker', 'ankle boot', 't-shirt/top', 't-shirt', 'top', ... -> label: how students write category names."""
     names = {}
-    for label, name in enumerate(cfg.CATEGORY_NAMES):
+    for label, name in enumerate(lesson.CATEGORY_NAMES):
         for alias in (name, *name.split("/")):
             names[" ".join(alias.lower().replace("-", " ").replace("_", " ").split())] = label
     return names
@@ -79,7 +80,7 @@ def test_contract(student, reference):
     try:
         target_category(student)
     except CheckFailed as err:  # say when the judging still understood it: only this point is lost
-        lenient = _or_none(lambda: cfg.CATEGORY_NAMES[target_category(student, strict=False)])
+        lenient = _or_none(lambda: lesson.CATEGORY_NAMES[target_category(student, strict=False)])
         raise CheckFailed(f"{err} Your images were still judged, with the target read as {lenient}." if lenient
                           else str(err)) from None
     try:
@@ -131,5 +132,5 @@ def test_on_target(student, reference):
         counts = np.bincount(verdicts, minlength=NO_CATEGORY + 1)
         seen = ", ".join(f"{verdict_name(c)} {counts[c]}" for c in np.argsort(-counts, kind="stable")[:3] if counts[c])
         raise CheckFailed(CHECK_DIAGNOSES["ex5_off_target"].format(
-            judge=reference.judge_name(), target=cfg.CATEGORY_NAMES[target], hits=hits, n=len(images),
+            judge=reference.judge_name(), target=lesson.CATEGORY_NAMES[target], hits=hits, n=len(images),
             needed=needed, bar=bar, seen=seen))
