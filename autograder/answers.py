@@ -9,6 +9,27 @@ import numpy as np
 from autograder.contract import META_KEY, Answer, build  # noqa: F401 (Answer: the type checks receive)
 
 
+class CellAnswers(dict):
+    """One cell's answers {name: Answer}, read once: what the checks derive from them (a grid read out of a mosaic,
+    the decoded Ex5 images) is kept, a CheckFailed included, so every check and the feedback pictures share one
+    reading of each value (export -> read -> check -> feedback)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._readings = {}
+
+    def reading(self, key, read):
+        if key not in self._readings:
+            try:
+                self._readings[key] = (read(), None)
+            except AssertionError as err:  # CheckFailed: kept, and raised again for every later reader
+                self._readings[key] = (None, err)
+        value, err = self._readings[key]
+        if err is not None:
+            raise err
+        return value
+
+
 class ExportUnreadable(Exception):
     pass
 
@@ -32,7 +53,7 @@ def load_cell_answers(answers_dir: Path, cell_id: str) -> Optional[dict]:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         meta = json.loads(str(arrays.pop(META_KEY)))
-        return {str(name): build(str(name), info, arrays, str(name)) for name, info in meta["values"].items()}
+        return CellAnswers({str(name): build(str(name), info, arrays, str(name)) for name, info in meta["values"].items()})
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, zipfile.BadZipFile) as err:
         raise ExportUnreadable(f"{path.name}: {str(err)[:200]}") from None
 

@@ -128,12 +128,11 @@ def notes_for(cell_id, answers) -> list:
 
 def pictures_for(cell_id, answers, reference) -> list:
     """(caption, base64 PNG) pairs for a cell; none when the answer is too broken to draw."""
-    from autograder.checks import test_ex4_grid, test_ex5_experiment
-    from autograder.compare import as_array, reshape_like
+    from autograder.checks import test_ex3_arithmetic, test_ex4_grid, test_ex5_experiment
 
     try:
         if cell_id == "ex3_arithmetic":
-            return ex3_pictures(reference, reshape_like(as_array(answers.get("z_result"), "z_result"), (1, 32), ""))
+            return ex3_pictures(reference, test_ex3_arithmetic.read_value(answers, "z_result"))
         if cell_id == "ex4_grid":
             return ex4_pictures(reference, test_ex4_grid.student_grid(answers))
         if cell_id == "ex5_experiment":

@@ -301,3 +301,16 @@ def test_a_cause_is_told_once_per_exercise(tmp_path):
     messages = [r.message for r in grade_answers(tmp_path, pictures=False)["ex4_grid"].results]
     assert "holds latent codes (32 numbers per cell" in messages[0] and "model.decode(z)" in messages[0]
     assert messages[1:] == ["Same cause as `shape` above."] * 3
+
+
+def test_each_cells_answers_are_read_once_for_every_check(tmp_path, ref, correct, monkeypatch):
+    from autograder.grade import grade_answers
+
+    values = {k: correct[k] for k in ("TARGET_CATEGORY", "experiment_latents")}
+    export_answers("ex5_experiment", list(values), values, str(tmp_path))
+    calls = []
+    decode = type(ref).decode
+    monkeypatch.setattr(type(ref), "decode", lambda self, codes: calls.append(len(codes)) or decode(self, codes))
+    grades = grade_answers(tmp_path, pictures=False)
+    assert grades["ex5_experiment"].score == 4
+    assert calls == [len(torch.cat(list(values["experiment_latents"].values())))]  # three checks, one decode

@@ -8,7 +8,7 @@ import numpy as np
 import course_config as cfg
 from reference import lesson
 from autograder import contract
-from autograder.compare import CheckFailed, error_report, is_close
+from autograder.compare import CheckFailed, error_report, is_close, read_once
 from autograder.diagnoses import CHECK_DIAGNOSES, diagnose, looks_sampled
 
 CELL = "ex3_arithmetic"
@@ -18,14 +18,14 @@ AVERAGES = {"z_sneaker_avg": "sneaker", "z_ankle_boot_avg": "ankle_boot", "z_san
 NAMES = lesson.CATEGORY_NAMES
 
 
-def _value(student, name):
-    return contract.latent_code(student.get(name), name, LATENT_DIM)
+def read_value(student, name):
+    return read_once(student, name, lambda: contract.latent_code(student.get(name), name, LATENT_DIM))
 
 
 def _own(student, name):
     """A value the student exported as a readable (1, 32) code, or None."""
     try:
-        return _value(student, name)
+        return read_value(student, name)
     except CheckFailed:
         return None
 
@@ -73,11 +73,11 @@ def _fail_with_diagnosis(name, got, expected, reference, context, answer):
 
 def test_shapes(student, reference):
     for name in ("boot_direction", "z_result"):
-        _value(student, name)
+        read_value(student, name)
 
 
 def test_boot_direction(student, reference):
-    got, expected = _value(student, "boot_direction"), reference["ex3.boot_direction"]
+    got, expected = read_value(student, "boot_direction"), reference["ex3.boot_direction"]
     if is_close(got, expected, cfg.LATENT_TOLERANCE):
         return
     boot, sneaker = _own(student, "z_ankle_boot_avg"), _own(student, "z_sneaker_avg")
@@ -90,7 +90,7 @@ def test_boot_direction(student, reference):
 def test_z_result(student, reference):
     """Right when it equals the reference, or the student's own sandal average + their own boot_direction, unless
     that sandal average is a deviation no earlier step has charged for."""
-    got = _value(student, "z_result")
+    got = read_value(student, "z_result")
     if is_close(got, reference["ex3.z_result"], cfg.LATENT_TOLERANCE):
         return
     direction = _own(student, "boot_direction")

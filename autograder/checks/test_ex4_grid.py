@@ -9,7 +9,7 @@ import numpy as np
 import course_config as cfg
 from reference import lesson
 from autograder import contract
-from autograder.compare import CheckFailed, as_array, error_report, is_close
+from autograder.compare import CheckFailed, as_array, error_report, is_close, read_once
 from autograder.diagnoses import diagnose
 
 CELL = "ex4_grid"
@@ -57,6 +57,10 @@ def _mosaic(image: np.ndarray):
 
 
 def raw_grid(student) -> np.ndarray:
+    return read_once(student, "raw_grid", lambda: _raw_grid(student))
+
+
+def _raw_grid(student) -> np.ndarray:
     """The student's grid as (rows, cols, 28, 28) on their own pixel scale; CheckFailed when none can be read."""
     array = as_array(student.get("decoded_grid"), "decoded_grid")
     grid = _images(array) if array.size else None
@@ -71,6 +75,10 @@ def raw_grid(student) -> np.ndarray:
 
 
 def student_grid(student) -> np.ndarray:
+    return read_once(student, "grid", lambda: _student_grid(student))
+
+
+def _student_grid(student) -> np.ndarray:
     """The grid on a 0-1 scale (0-255 is judged once, in test_pixel_scale; the other checks see 0-1)."""
     grid = raw_grid(student)
     return grid / 255.0 if grid.max() > cfg.PIXEL_SCALE_MAX else grid

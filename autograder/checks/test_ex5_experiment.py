@@ -4,7 +4,7 @@ import numpy as np
 import course_config as cfg
 from reference import lesson
 from autograder import contract
-from autograder.compare import CheckFailed, as_array
+from autograder.compare import CheckFailed, as_array, read_once
 from autograder.diagnoses import CHECK_DIAGNOSES
 from autograder.reference_answers import NO_CATEGORY, verdict_name
 
@@ -22,6 +22,10 @@ def _category_names() -> dict:
 
 
 def target_category(student, strict=True) -> int:
+    return read_once(student, ("target", strict), lambda: _target_category(student, strict))
+
+
+def _target_category(student, strict=True) -> int:
     """The target label (the contract's rule). strict=False also reads a label written as a string ('7') or a
     category name ('Sneaker', any case): the wrong type costs the contract point, not the judging of the images."""
     answer = student.get("TARGET_CATEGORY")
@@ -38,6 +42,10 @@ def target_category(student, strict=True) -> int:
 
 
 def techniques(student, strict=True) -> dict:
+    return read_once(student, ("techniques", strict), lambda: _techniques(student, strict))
+
+
+def _techniques(student, strict=True) -> dict:
     """{technique: (n, 32) array}. strict: the contract's rule, naming the first unusable technique; otherwise
     unusable techniques are left out, so one broken technique costs the contract point, not the whole experiment."""
     answer = student.get("experiment_latents")
@@ -68,6 +76,10 @@ def _codes(item) -> np.ndarray:
 
 
 def all_codes(student) -> np.ndarray:
+    return read_once(student, "codes", lambda: _all_codes(student))
+
+
+def _all_codes(student) -> np.ndarray:
     """Every usable code, the first EX5_MAX_CODES of them; CheckFailed when there is none."""
     found = techniques(student, strict=False)
     if not found:
@@ -109,9 +121,19 @@ def distinct_images(images: np.ndarray, threshold: float) -> np.ndarray:
     return images[kept]
 
 
+def decoded(student, reference) -> np.ndarray:
+    """The judged codes decoded by the reference VAE, once per submission."""
+    return read_once(student, "decoded", lambda: reference.decode(all_codes(student)))
+
+
+def distinct_decoded(student, reference) -> np.ndarray:
+    return read_once(student, "distinct", lambda: distinct_images(decoded(student, reference),
+                                                                 cfg.EX5_DUPLICATE_PIXEL_DISTANCE))
+
+
 def test_diversity(student, reference):
-    images = reference.decode(all_codes(student))
-    distinct = len(distinct_images(images, cfg.EX5_DUPLICATE_PIXEL_DISTANCE))
+    images = decoded(student, reference)
+    distinct = len(distinct_decoded(student, reference))
     needed = min(len(images), cfg.EX5_MIN_CODES)  # too few codes is the contract's fault, not diversity's
     if distinct < needed:
         raise CheckFailed(CHECK_DIAGNOSES["ex5_near_duplicates"].format(
@@ -123,7 +145,7 @@ def test_on_target(student, reference):
     the contract's and the diversity check's to charge, once; here only what the images show counts. The judge is the VAE itself (Reference.judge); the bar is the target category's own
     (Reference.on_target_bar, course_config.EX5_ON_TARGET_SHARE)."""
     target = target_category(student, strict=False)
-    images = distinct_images(reference.decode(all_codes(student)), cfg.EX5_DUPLICATE_PIXEL_DISTANCE)
+    images = distinct_decoded(student, reference)
     verdicts = reference.judge(images)
     hits = int((verdicts == target).sum())
     bar = reference.on_target_bar(target)
