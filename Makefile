@@ -65,7 +65,7 @@ model-card: data
 	$(PY) -m reference.model_card --update-readme
 
 # After editing source/make_notebook.py or course_config.py: rebuild the source notebook, the nbgrader release
-# and the sample submissions (tests fail until these are committed in sync).
+# (tests fail until these are committed in sync). The sample submissions are written at test time.
 release: venv
 	$(PY) source/make_notebook.py
 	PATH=$(CURDIR)/.venv/bin:$$PATH .venv/bin/nbgrader generate_assignment latent_space --force

@@ -34,7 +34,7 @@ GRADED_ANSWERS = {
     "ex4_grid": ["decoded_grid", "z"],          # z (the last code built) only helps name mistakes
     "ex5_experiment": ["TARGET_CATEGORY", "experiment_latents"],
 }
-# Each autograded cell's points, split over named checks (4 per exercise, as the issue sets them).
+# Each autograded cell's points, split over named checks (`make release` carries them into the notebook).
 CHECK_POINTS = {
     "ex3_arithmetic": {"shapes": 1.0, "boot_direction": 1.5, "z_result": 1.5},
     "ex4_grid": {"shape": 1.0, "pixel_scale": 1.0, "cells": 1.0, "orientation": 1.0},

@@ -6,6 +6,9 @@ from autograder import executor
 from tools import corpus
 
 
+FULL = corpus.expected("passes_all")["points"]
+
+
 def with_ex4_source(prefix="", suffix=""):
     nb = corpus.notebook("passes_all")
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex4_grid")
@@ -24,12 +27,13 @@ def test_a_cell_that_raises_is_named_once_with_its_error_and_never_told_to_fill_
     assert "`ex4_grid` cell raised RuntimeError: Found no NVIDIA driver (line 1)" in failed[0]
     assert all(m.startswith("Same cause: the `ex4_grid` cell raised RuntimeError") for m in failed[1:])
     assert not any("Fill in the TODO" in m for m in failed)
-    assert graded.grades["ex3_arithmetic"].score == 4 and graded.grades["ex5_experiment"].score == 4
+    assert graded.grades["ex3_arithmetic"].score == FULL["ex3_arithmetic"]
+    assert graded.grades["ex5_experiment"].score == FULL["ex5_experiment"]
 
 
 def test_an_error_after_the_answer_is_complete_costs_nothing():
     graded = executor.grade_bytes(with_ex4_source(suffix="\nraise RuntimeError('a plot failed afterwards')\n"))
-    assert graded.grades["ex4_grid"].score == 4 and messages(graded, "ex4_grid") == []
+    assert graded.grades["ex4_grid"].score == FULL["ex4_grid"] and messages(graded, "ex4_grid") == []
 
 
 def test_an_untouched_todo_stub_keeps_the_fill_in_the_todo_message():
