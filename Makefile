@@ -17,7 +17,7 @@ demo: data sandbox
 test: data sandbox lint
 	$(PY) -m pytest -q tests
 
-# The edit-test loop: everything but the two long batteries (the 42-notebook corpus and the hostile battery).
+# The edit-test loop: everything but the two long batteries (the 44-notebook corpus and the hostile battery).
 test-fast: data sandbox lint
 	$(PY) -m pytest -q tests -m "not slow"
 

@@ -125,6 +125,9 @@ SUBMISSIONS = {
                        {"ex4_grid": {"shape"}}, "only this format point is lost"),
     "ex4_grid_11x11": ([replace("ex4_grid", "grid_size = 10  # 10x10 grid", "grid_size = 11")],
                        {"ex4_grid": {"cells", "shape"}}, "shows 11x11 images"),
+    "ex4_codes_not_decoded": ([replace("ex4_grid", "row_images.append(img.squeeze().cpu().numpy())",
+                                       "row_images.append(z.squeeze().cpu().numpy())  # forgot to decode")],
+                              {"ex4_grid": ALL}, "holds latent codes"),
     # Ex5 mistakes
     "ex5_too_few_codes": ([replace("ex5_experiment", "torch.randn(15, LATENT_DIM", "torch.randn(5, LATENT_DIM"),
                            replace("ex5_experiment", "top_dims = z_items.var(dim=0).argsort(descending=True)[:3]",
@@ -190,6 +193,9 @@ SUBMISSIONS = {
     "variant_warning_on_stderr": ([append("ex3_arithmetic", "import sys, warnings\nwarnings.warn('a harmless warning')\n"
                                                             "print('debug output', file=sys.stderr)"),
                                    append("ex4_grid", "import sys\nprint('grid done', file=sys.stderr)")], {}, None),
+    # Reuses a variable of a locked drawing cell (t-SNE), which grading then runs instead of skipping.
+    "variant_reuses_tsne_labels": ([prepend("ex5_experiment", "assert 7 in set(all_labels.tolist())  # the t-SNE cell's labels")],
+                                   {}, None),
     "variant_split_cells": ([move_to_new_cell("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction"),
                              move_to_new_cell("ex5_experiment", "experiment_latents = {'neighbourhood sampling': "
                                                                 "neighbourhood, 'dimension sweep': torch.cat(sweep)}")],
