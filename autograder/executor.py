@@ -160,64 +160,59 @@ def grade_bytes(data: bytes, name: str = "submission.ipynb", sandbox: str = None
 
 
 # ------------------------------------------------------------------------------------------------ running
-def _parse(source: str):
-    """The cell as Python (IPython's magics and shell escapes turned into calls), or None when it does not parse."""
+MAX_ANALYSED_SOURCE = 100_000  # characters; a longer cell is not analysed and counts as reading anything
+
+
+def _names(source: str):
+    """(names the cell assigns or imports, names it reads before assigning them), or None when the cell cannot be
+    analysed (too long, or not Python even after IPython's magics are turned into calls): then it may read anything.
+    An assignment counts after its right-hand side, and `x += 1` reads x first."""
     from IPython.core.inputtransformer2 import TransformerManager
 
-    try:
-        return ast.parse(TransformerManager().transform_cell(source))
-    except (SyntaxError, ValueError):
+    if len(source) > MAX_ANALYSED_SOURCE:
         return None
-
-
-def _defined(source: str) -> set:
-    """Names a cell's code assigns or imports."""
-    tree = _parse(source)
-    if tree is None:
-        return set()
-    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    return names | {a.asname or a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-                    for a in n.names}
-
-
-def _read_first(source: str):
-    """Names a cell reads before it assigns them (an assignment counts after its right-hand side); None when the
-    cell does not parse, which means: it may read anything."""
-    tree = _parse(source)
-    if tree is None:
+    try:  # student code, parsed in the grader: anything it makes the parser do ends here
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    events = []
+    events = []  # (position, kind, name)
     for node in ast.walk(tree):
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            after = (node.end_lineno, node.end_col_offset)
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for name in (n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)):
-                name.at = (node.end_lineno, node.end_col_offset)
-        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
-            events.append(((node.lineno, node.col_offset), "load", node.target.id))  # x += 1 reads x first
+            events += [(after, "store", n.id) for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            events.append(((node.lineno, node.col_offset), "load", node.target.id))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            events += [((node.lineno, node.col_offset), "store", a.asname or a.name.split(".")[0]) for a in node.names]
+    assigned = {(n.id, n.lineno, n.col_offset) for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                for n in ast.walk(t) if isinstance(n, ast.Name)}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
+        if isinstance(node, ast.Name) and (node.id, node.lineno, node.col_offset) not in assigned:
             kind = "load" if isinstance(node.ctx, ast.Load) else "store"
-            events.append((getattr(node, "at", (node.lineno, node.col_offset)), kind, node.id))
-    stored, read = set(), set()
+            events.append(((node.lineno, node.col_offset), kind, node.id))
+    defined, read = set(), set()
     for _, kind, name in sorted(events):
-        if kind == "load" and name not in stored:
+        if kind == "load" and name not in defined:
             read.add(name)
         elif kind == "store":
-            stored.add(name)
-    return read
+            defined.add(name)
+    return defined, read
 
 
 def cells_to_skip(nb) -> set:
     """Indexes of the locked drawing cells (course_config.SKIP_WHEN_GRADING) that are safe to skip: none of the
-    names they define is read by a later cell, so a student who reuses one (the t-SNE cell's labels) is run as is."""
+    names they define is read by a later cell, so a student who reuses one (the t-SNE cell's labels) is run as is.
+    Each code cell is analysed once."""
+    cells = [(i, _grade_id(c) in cfg.SKIP_WHEN_GRADING, _names(c.source))
+             for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     skip = set()
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code" or _grade_id(cell) not in cfg.SKIP_WHEN_GRADING:
+    for position, (index, drawing, names) in enumerate(cells):
+        if not drawing or not names or not names[0]:
             continue
-        defined = _defined(cell.source)
-        reads = [_read_first(c.source) for c in nb.cells[index + 1:]
-                 if c.cell_type == "code" and _grade_id(c) not in cfg.SKIP_WHEN_GRADING]
-        if defined and all(r is not None and not defined & r for r in reads):
+        later = [n for _, later_drawing, n in cells[position + 1:] if not later_drawing]
+        if all(n is not None and not names[0] & n[1] for n in later):
             skip.add(index)
     return skip
 

@@ -53,3 +53,5 @@ def test_drawing_cells_are_skipped_unless_a_later_cell_reads_what_they_define():
     assert ids.index("ex1_tsne") not in cells_to_skip(nb)
     nb.cells[ex5].source = "all_labels = [9]\nall_labels += [1]\nr = 3\nfor r in range(r): pass\nTARGET_CATEGORY = 9"
     assert {ids[i] for i in cells_to_skip(nb)} == set(cfg.SKIP_WHEN_GRADING)
+    nb.cells[ex5].source = "x = " + "(" * 5000 + ")" * 5000  # too deep to parse: may read anything, nothing skipped
+    assert {ids[i] for i in cells_to_skip(nb)} == {"ex5_show"}
