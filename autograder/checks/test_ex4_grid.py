@@ -98,9 +98,14 @@ def require_decoded_images(grid, reference):
             f"images stay below {cfg.DECODED_LIKE_DISTANCE}). Fill each cell with model.decode(z).")
 
 
+def require_decoded_cells(student, reference):
+    """require_decoded_images on the student's grid, once for both format checks."""
+    read_once(student, "decoded_like", lambda: require_decoded_images(student_grid(student), reference))
+
+
 def test_shape(student, reference):
     grid = student_grid(student)
-    require_decoded_images(grid, reference)
+    require_decoded_cells(student, reference)
     try:
         contract.grid_format(student.get("decoded_grid"), N)
     except CheckFailed as err:
@@ -112,7 +117,7 @@ def test_shape(student, reference):
 
 def test_pixel_scale(student, reference):
     grid = raw_grid(student)
-    require_decoded_images(student_grid(student), reference)
+    require_decoded_cells(student, reference)
     contract.pixel_scale(grid, cfg.PIXEL_SCALE_MAX)
 
 
