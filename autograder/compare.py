@@ -16,12 +16,15 @@ as_array = number_array  # the contract's reading of a number answer, under the 
 # The contract as the release ships it (a link to autograder/contract.py beside the notebook), and the settings its
 # visible checks are given per cell: course_config's values, written into the notebook when it is built.
 CONTRACT_FILE = "latent_lab_contract.py"
-FORMAT_SETTINGS = {
-    "ex3_arithmetic": {"latent_dim": lesson.VAE_RECIPE["latent_dim"]},
-    "ex4_grid": {"grid_size": lesson.EX4_GRID_SIZE, "pixel_max": cfg.PIXEL_SCALE_MAX},
-    "ex5_experiment": {"latent_dim": lesson.VAE_RECIPE["latent_dim"], "min_techniques": cfg.EX5_MIN_TECHNIQUES,
-                       "min_codes": cfg.EX5_MIN_CODES},
-}
+def format_settings(cell_id: str) -> dict:
+    """What the contract's format rules need from the config, read when asked (a changed setting reaches the
+    notebook's visible checks at the next `make release`)."""
+    return {
+        "ex3_arithmetic": {"latent_dim": lesson.VAE_RECIPE["latent_dim"]},
+        "ex4_grid": {"grid_size": lesson.EX4_GRID_SIZE, "pixel_max": cfg.PIXEL_SCALE_MAX},
+        "ex5_experiment": {"latent_dim": lesson.VAE_RECIPE["latent_dim"], "min_techniques": cfg.EX5_MIN_TECHNIQUES,
+                           "min_codes": cfg.EX5_MIN_CODES},
+    }[cell_id]
 
 
 def read_once(student, key, read):

@@ -2,7 +2,6 @@
 import csv
 import inspect
 import re
-import runpy
 import shutil
 
 import nbformat
@@ -13,10 +12,8 @@ from nbclient import NotebookClient
 import course_config as cfg
 from reference import lesson
 from tools import corpus, course
+from lesson import build as lesson_build
 from reference import solutions, vae
-
-# run_path, not import: a package under source/ would leave __pycache__ where nbgrader looks for assignments
-make_notebook = runpy.run_path(str(cfg.COURSE_ROOT / "source" / "make_notebook.py"))
 
 SOURCE = cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
 RELEASE = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
@@ -36,9 +33,45 @@ def comparable(nb):
     return rows
 
 
-def test_source_notebook_is_what_make_notebook_builds():
-    assert comparable(make_notebook["build"]()) == comparable(nbformat.read(SOURCE, 4)), \
-        "source notebook is stale: run `python source/make_notebook.py`"
+def test_source_notebook_is_what_the_text_source_builds():
+    assert comparable(lesson_build.build()) == comparable(nbformat.read(SOURCE, 4)), \
+        "source notebook is stale: run `make release` after editing lesson/latent_space.md or course_config.py"
+
+
+def test_a_setting_changed_in_the_config_reaches_the_notebook(monkeypatch):
+    """Points, limits and the lesson's numbers are written once (config or reference/lesson.py), never typed again."""
+    monkeypatch.setattr(cfg, "PREDICT_POINTS", 2)
+    monkeypatch.setattr(cfg, "EX5_MIN_CODES", 24)
+    monkeypatch.setitem(cfg.CHECK_POINTS, "ex4_grid", {**cfg.CHECK_POINTS["ex4_grid"], "cells": 3.0})
+    monkeypatch.setattr(lesson, "EX4_GRID_RANGE", (-2.5, 2.5))
+    nb = lesson_build.build()
+    cells = cells_by_grade_id(nb)
+    assert cells["ex4_grid_tests"].metadata.nbgrader["points"] == sum(cfg.CHECK_POINTS["ex4_grid"].values()) == 6
+    assert cells["ex1_predict"].metadata.nbgrader["points"] == 2
+    assert "**PREDICT (Exercise 1, 2 points).**" in cells["ex1_predict"].source
+    assert "'min_codes': 24" in cells["ex5_experiment_tests"].source
+    text = "\n".join(c.source for c in nb.cells)
+    assert "at least 24 images" in text and "torch.randn(24, LATENT_DIM" in text
+    assert "torch.linspace(-2.5, 2.5, grid_size)" in text and "(from -2.5 to +2.5)" in text
+
+
+def test_the_build_names_the_cell_of_a_mistake_in_the_text_source(tmp_path, monkeypatch):
+    text = lesson_build.TEXT_SOURCE.read_text()
+    for broken, words in [(text.replace("{{ cfg.EX5_MIN_CODES }}", "{{ cfg.EX5_MIN_CODE }}", 1), "EX5_MIN_CODE"),
+                          (text.replace("grade_id: ex4_grid_tests", "grade_id: ex4_extra", 1), "ex4_extra"),
+                          (text.replace("grade_id: setup, locked: true", "grade_id: setup, points: 3", 1), "points")]:
+        assert broken != text
+        (tmp_path / "lesson.md").write_text(broken)
+        monkeypatch.setattr(lesson_build, "TEXT_SOURCE", tmp_path / "lesson.md")
+        with pytest.raises(SystemExit, match=words):
+            lesson_build.build()
+
+
+def test_the_text_source_with_its_solutions_never_reaches_the_release():
+    assert not lesson_build.TEXT_SOURCE.is_relative_to(SOURCE.parent), "nbgrader releases every file there"
+    text = lesson_build.TEXT_SOURCE.read_text()
+    for path in RELEASE.parent.iterdir():
+        assert path.suffix != ".md" and text[:2000] not in path.read_bytes().decode("utf-8", "replace")
 
 
 def test_notebook_shows_the_kits_vae_and_helpers_verbatim():

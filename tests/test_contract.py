@@ -14,7 +14,7 @@ import torch
 import course_config as cfg
 from autograder.answers import load_cell_answers
 from autograder.checks import test_ex3_arithmetic as ex3, test_ex4_grid as ex4, test_ex5_experiment as ex5
-from autograder.compare import CONTRACT_FILE, FORMAT_SETTINGS, CheckFailed
+from autograder.compare import CONTRACT_FILE, format_settings, CheckFailed
 from autograder.contract import check_format, export_answers
 from autograder.reference_answers import get_reference
 from reference import solutions
@@ -83,7 +83,7 @@ CASES = {  # name -> (cell, values from the right answers)
 
 def _visible(cell_id, namespace):
     try:
-        check_format(cell_id, namespace, FORMAT_SETTINGS[cell_id])
+        check_format(cell_id, namespace, format_settings(cell_id))
     except AssertionError as err:
         return str(err)
     return ""
