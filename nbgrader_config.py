@@ -20,3 +20,4 @@ c.Autograde.sanitize_preprocessors = pipeline.SANITIZE
 c.Autograde.autograde_preprocessors = pipeline.AUTOGRADE
 c.Execute.timeout = cfg.CELL_TIMEOUT_SECONDS
 c.GenerateFeedback.preprocessors = pipeline.FEEDBACK
+c.merge(pipeline.SETTINGS)  # how nbgrader's own steps are set for this kit (the CLI uses the same)

@@ -2,9 +2,10 @@
 
     python -m autograder grade PATH [--json OUT] [--out DIR] [--no-sandbox] [-v | --quiet]
 
-PATH is a notebook or a folder of notebooks (searched recursively). Each goes through autograder/executor.py:
-protected cells (locked and test cells) restored from the source notebook, as nbgrader's OverwriteCells does,
-then a fresh kernel in a sandbox. Exits 0 whenever grading ran, whatever the scores; 2 when PATH does not exist
+PATH is a notebook or a folder of notebooks (searched recursively). Each goes through the same preprocessor lists
+as `nbgrader autograde` (autograder/pipeline.py), with a gradebook of its own in a temporary folder: nbgrader's
+sanitize steps restore the locked and test cells from the source, then a fresh kernel runs in a sandbox and
+nbgrader's SaveAutoGrades records the score the report shows. Exits 0 whenever grading ran, whatever the scores; 2 when PATH does not exist
 or the sandbox cannot run here (the message says how to enable it, or to pass --no-sandbox); 3 when grading
 stopped on a problem of the machine (a kernel that cannot start), with every result before it written.
 """
@@ -20,11 +21,17 @@ import nbformat
 
 import course_config as cfg
 from autograder import executor
+from autograder.pipeline import Pipeline
 
 
-def grade_notebook(path: Path, out_dir: Path = None, root: Path = None, sandbox: str = None) -> executor.Graded:
-    """Grade one submission file through the executor; write its outputs at once when out_dir is given."""
-    graded = executor.grade_file(path, root=root, sandbox=sandbox)
+def grade_notebook(path: Path, out_dir: Path = None, root: Path = None, sandbox: str = None,
+                   pipeline=None) -> executor.Graded:
+    """Grade one submission file through the pipeline; write its outputs at once when out_dir is given."""
+    if pipeline is None:
+        with Pipeline(sandbox) as pipeline:
+            return grade_notebook(path, out_dir, root, sandbox, pipeline)
+    student = str(Path(path).relative_to(root)) if root is not None else Path(path).name
+    graded = pipeline.grade_file(path, student, root)
     if out_dir is not None:
         write_outputs(graded, Path(out_dir))
     return graded
@@ -93,6 +100,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # nbgrader reports restoring each hidden-test cell (every submission): only with -v
+        logging.getLogger("traitlets").setLevel(logging.ERROR)
 
     if not args.path.exists() and not args.path.is_symlink():
         print(f"error: {args.path} does not exist", file=sys.stderr)
@@ -118,17 +127,18 @@ def main(argv=None) -> int:
     from autograder.sandbox import MachineProblem
 
     payload = {}
-    for path in tqdm(notebooks, desc="grading", unit="notebook", disable=single, file=sys.stderr):
-        try:
-            submission = grade_notebook(path, args.out, root=None if single else args.path, sandbox=sandbox)
-        except MachineProblem as err:
-            print(f"error: grading stopped at {path}: {err}. Submissions graded before it are written.",
-                  file=sys.stderr)
-            return 3
-        if not args.quiet:
-            print_report(submission)
-            sys.stdout.flush()
-        if args.json:  # written after every submission: a crash later loses nothing graded so far
-            payload[path.name if single else str(path.relative_to(args.path))] = results_json(submission)
-            write_json(args.json, payload)
+    with Pipeline(sandbox) as pipeline:
+        for path in tqdm(notebooks, desc="grading", unit="notebook", disable=single, file=sys.stderr):
+            try:
+                submission = grade_notebook(path, args.out, None if single else args.path, sandbox, pipeline)
+            except MachineProblem as err:
+                print(f"error: grading stopped at {path}: {err}. Submissions graded before it are written.",
+                      file=sys.stderr)
+                return 3
+            if not args.quiet:
+                print_report(submission)
+                sys.stdout.flush()
+            if args.json:  # written after every submission: a crash later loses nothing graded so far
+                payload[path.name if single else str(path.relative_to(args.path))] = results_json(submission)
+                write_json(args.json, payload)
     return 0

@@ -1,9 +1,8 @@
-"""One submission in; its graded notebook, scores and feedback out. The CLI, the nbgrader pipeline and (later)
-parallel workers all call this, and it never raises for anything a submission does.
+"""One sanitized submission in; its graded notebook, scores and feedback out. It is the AUTOGRADE step of
+autograder/pipeline.py (GradeInSandbox), which nbgrader and the CLI both run after nbgrader's sanitize steps
+restored the protected cells; it never raises for anything a submission does.
 
-    graded = grade_file(path)                  # the CLI: a file on disk, checked before it is read
-    graded = grade_bytes(data, name)           # a worker: the submission as bytes, no shared filesystem
-    graded = grade_notebook(nb)                # nbgrader: protected cells already restored by its sanitize steps
+    graded = grade_notebook(nb)
 
 Steps, in order: the kernel runs the notebook in a sandbox (autograder/sandbox.py) under the time and output caps,
 exporting answers into the box's answers files; the student's outputs are sanitized (no script, no handlers); the
@@ -22,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat.v4 import new_output
@@ -93,70 +91,10 @@ def read_submission_file(path: Path, root: Path = None) -> bytes:
         return f.read(MAX_NOTEBOOK_BYTES + 1)[:MAX_NOTEBOOK_BYTES]
 
 
-def restore_protected_cells(nb, source_nb):
-    """Locked and test cells come back from the source (text and metadata); a deleted test cell is put back
-    after its solution cell, so a student cannot remove a grade by deleting the cell."""
-    from nbgrader.preprocessors import ClearOutput, DeduplicateIds
-
-    nb, _ = DeduplicateIds().preprocess(nb, {})
-    nb, _ = ClearOutput().preprocess(nb, {})
-    protected = {_grade_id(c): c for c in source_nb.cells
-                 if _grade_id(c) and (c.metadata.nbgrader.get("locked") or
-                                      (c.metadata.nbgrader.get("grade") and not c.metadata.nbgrader.get("solution")))}
-    present = set()
-    for i, cell in enumerate(nb.cells):
-        grade_id = _grade_id(cell)
-        if grade_id in protected:
-            original = protected[grade_id]
-            nb.cells[i] = nbformat.from_dict({**original, "id": cell.get("id", original.get("id")),
-                                              "outputs": [], "execution_count": None}
-                                             if original.cell_type == "code" else dict(original))
-            present.add(grade_id)
-    for grade_id, original in protected.items():
-        if grade_id in present or not grade_id.endswith("_tests"):
-            continue
-        solution_id = grade_id.removesuffix("_tests")
-        index = next((i for i, c in enumerate(nb.cells) if _grade_id(c) == solution_id), len(nb.cells) - 1)
-        nb.cells.insert(index + 1, nbformat.from_dict(dict(original)))
-    return nb
-
-
-def parse_notebook(data: bytes):
-    """A notebook with its protected cells restored from the source, or ValueError saying why not."""
-    try:
-        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-    except (Exception, RecursionError) as err:  # noqa: BLE001  not JSON, not a notebook, nested too deep
-        raise ValueError(type(err).__name__) from None
-    return restore_protected_cells(nb, nbformat.read(SOURCE_NOTEBOOK, as_version=4))
-
-
 def not_read(err: Exception) -> Graded:
     reason = err if isinstance(err, ValueError) else f"it could not be opened ({type(err).__name__})"
     return _zero(f"The submission was not graded: {reason}. Submit the notebook file itself "
                  "(File > Download in Jupyter) and resubmit.", f"not read: {reason}", time.perf_counter())
-
-
-def grade_file(path: Path, root: Path = None, sandbox: str = None) -> Graded:
-    try:
-        data = read_submission_file(path, root)
-    except (OSError, ValueError) as err:
-        graded = not_read(err)
-        graded.name = Path(path).name
-        return graded
-    return grade_bytes(data, Path(path).name, sandbox)
-
-
-def grade_bytes(data: bytes, name: str = "submission.ipynb", sandbox: str = None) -> Graded:
-    started = time.perf_counter()
-    try:
-        nb = parse_notebook(data)
-    except ValueError as err:
-        graded = _zero(f"The file could not be read as a notebook ({err}). Download it again from Jupyter "
-                       "(File > Download) and resubmit.", f"not a readable notebook ({err})", started)
-    else:
-        graded = grade_notebook(nb, sandbox)
-    graded.name = name
-    return graded
 
 
 # ------------------------------------------------------------------------------------------------ running

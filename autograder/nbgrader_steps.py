@@ -1,12 +1,12 @@
 """The kit's own parts of nbgrader's autograde (see autograder/pipeline.py for the whole list).
 
-SubmissionReader   nbgrader's exporter, except that it reads the submitted file as the executor does (no links, no
-                   fifos, a size cap) and turns an unreadable file into the release notebook marked "not read", so
-                   the student still gets a zero with the reason instead of vanishing from the gradebook.
+SubmissionReader   nbgrader's exporter, except that it reads the submitted file with read_submission (no links, no
+                   fifos, a size cap; an unreadable file becomes the release notebook marked "not read", so the
+                   student still gets a zero with the reason instead of vanishing from the gradebook).
 ForgetUnknownGradeCells  cell roles come from the source; an invented grade cell becomes a plain one.
 GradeInSandbox     replaces nbgrader's Execute: it hands the sanitized notebook to the one grading executor
                    (autograder/executor.py: sandboxed kernel, caps, checks in this process, feedback in the test
-                   cells), so `nbgrader autograde` and `python -m autograder grade` grade every submission alike.
+                   cells); the CLI runs the same lists (autograder/pipeline.py), so both grade alike.
 """
 import copy
 import logging
@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 from nbconvert.exporters import NotebookExporter
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
 
 import course_config as cfg
 from autograder import executor
@@ -32,32 +33,38 @@ def kernel_environment(answers_dir) -> dict:
             "LATENT_LAB_DATA": str(cfg.DATA_DIR), "NBGRADER_EXECUTION": "autograde"}
 
 
+def read_submission(path: Path, root: Path = None, keep_mark: bool = False):
+    """The submitted notebook, read as the executor reads files (no links, no fifos, a size cap, inside root), or
+    the release notebook marked with why it was not read: the student still gets a zero with the reason instead of
+    vanishing from the gradebook, and GradeInSandbox runs nothing of it."""
+    try:
+        data = executor.read_submission_file(path, root if root is not None else Path(path).parent)
+    except ValueError as err:  # the executor's reasons: a link, a fifo, too big, outside the folder
+        reason = str(err)
+    except OSError as err:
+        reason = f"it could not be opened ({type(err).__name__})"
+    else:
+        try:
+            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        except (Exception, RecursionError) as err:  # noqa: BLE001  not UTF-8, not JSON, not a notebook, too deep
+            reason = f"it is not a readable notebook ({type(err).__name__})"
+        else:
+            if not keep_mark:
+                nb.metadata.pop(NOT_READ_KEY, None)  # only a stand-in made here may carry it, never a submission
+            return nb
+    log.warning("%s: not read (%s)", path, reason)
+    nb = nbformat.read(executor.RELEASE_NOTEBOOK, as_version=4)  # never the source: its solutions would leak
+    nb.metadata[NOT_READ_KEY] = reason
+    return nb
+
+
 class SubmissionReader(NotebookExporter):
-    """Installed as c.Autograde.exporter_class: reads each submitted notebook safely, or stands in for it."""
+    """Installed as c.Autograde.exporter_class: reads each submitted notebook with read_submission. nbgrader writes
+    the sanitized notebook to autograded/ and reads it back for its autograde pass: only there is the mark kept."""
 
     def from_filename(self, filename, resources=None, **kwargs):
-        try:
-            data = executor.read_submission_file(filename, Path(filename).parent)
-            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-        except ValueError as err:  # the executor's reasons: a link, a fifo, too big
-            return self.stand_in(filename, resources, err, **kwargs)
-        except Exception as err:  # noqa: BLE001  not UTF-8, not JSON, not a notebook, nested too deep
-            return self.stand_in(filename, resources, ValueError(f"it is not a readable notebook "
-                                                                 f"({type(err).__name__})"), **kwargs)
         autograded = os.path.join(os.path.abspath(self.parent.coursedir.root), "autograded", "")
-        if not os.path.abspath(filename).startswith(autograded):
-            nb.metadata.pop(NOT_READ_KEY, None)  # only the stand-in below may carry the mark
-        return self.from_notebook_node(nb, resources, **kwargs)
-
-    def stand_in(self, filename, resources, reason, **kwargs):
-        """The release notebook, marked with why the submission was not read. nbgrader writes it to autograded/ and
-        reads it back for its autograde pass, so the mark travels in the notebook; GradeInSandbox zeros it."""
-        log.warning("%s: not read (%s)", filename, reason)
-        release = Path(self.parent.coursedir.root, "release", resources["nbgrader"]["assignment"], Path(filename).name)
-        if not release.is_file():  # never the source: its solutions would reach the student's feedback
-            release = executor.RELEASE_NOTEBOOK
-        nb = nbformat.read(release, as_version=4)
-        nb.metadata[NOT_READ_KEY] = str(reason)
+        nb = read_submission(filename, keep_mark=os.path.abspath(filename).startswith(autograded))
         return self.from_notebook_node(nb, resources, **kwargs)
 
 
@@ -83,7 +90,10 @@ class ForgetUnknownGradeCells(NbGraderPreprocessor):
 
 
 class GradeInSandbox(NbGraderPreprocessor):
-    """Run and grade one submission through the executor; never raises for anything the submission does."""
+    """Run and grade one submission through the executor; never raises for anything the submission does. The
+    executor's full result (every check's message) stays in resources for the CLI's results.json."""
+
+    sandbox = Unicode(cfg.SANDBOX, help="bwrap, or none (no isolation: course_config.SANDBOX)").tag(config=True)
 
     def preprocess(self, nb, resources):
         from autograder.sandbox import MachineProblem
@@ -92,7 +102,7 @@ class GradeInSandbox(NbGraderPreprocessor):
             if NOT_READ_KEY in nb.metadata:  # a link, a fifo, not a notebook: nothing of it is run
                 graded = executor.not_read(ValueError(nb.metadata[NOT_READ_KEY]))
             else:
-                graded = executor.grade_notebook(nb)
+                graded = executor.grade_notebook(nb, self.sandbox)
         except MachineProblem as err:  # not the student's doing: stop the run with the reason; grades so far stay
             log.error("%s", err)
             raise SystemExit(2) from None
@@ -103,4 +113,5 @@ class GradeInSandbox(NbGraderPreprocessor):
             executor.write_feedback(nb, graded.grades, graded.sandbox)
         else:
             nb = graded.notebook
+        resources["latent_lab_graded"] = graded
         return nb, resources

@@ -1,15 +1,31 @@
-"""The whole grading flow, in order, as nbgrader preprocessors. nbgrader_config.py installs these lists.
+"""The whole grading flow, in order, as nbgrader preprocessors. nbgrader_config.py installs these lists, and the CLI
+(and any worker) runs the very same lists through `Pipeline` below, so every way of grading grades alike.
 
+Read: the submitted file, safely (a link, a fifo or garbage becomes a zero that says why).
 Sanitize (nbgrader's own): fresh outputs, unique ids, our kernelspec, grade cells restored from the source.
 Autograde: the executor runs the kernel in a sandbox and the checks in this process; nbgrader records scores.
 """
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import nbformat
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.api import Gradebook
+from nbgrader.converters import GenerateAssignment
 from nbgrader.preprocessors import (
     AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput, DeduplicateIds, GetGrades, LimitOutput,
-    OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
+    OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells,
 )
+from nbgrader.utils import setenv
+from sqlalchemy.exc import SAWarning
+from traitlets.config import Config
 
-from autograder.nbgrader_steps import ForgetUnknownGradeCells, GradeInSandbox, SubmissionReader
+import course_config as cfg
+from autograder.nbgrader_steps import ForgetUnknownGradeCells, GradeInSandbox, SubmissionReader, read_submission
 
 READER = SubmissionReader   # reads the submitted file like the CLI: a link, a fifo or garbage becomes a zero with why
 SANITIZE = [
@@ -33,3 +49,70 @@ FEEDBACK = [
     CSSHTMLHeaderPreprocessor,
     ClearHiddenTests,       # students read every check's message and picture, never the hidden tests' source
 ]
+SETTINGS = Config({
+    "OverwriteCells": {"add_missing_cells": True},  # a deleted test cell comes back (and grades), never a lost grade
+})
+# What `nbgrader generate_assignment` records of the source before it releases it (OverwriteCells restores from it).
+RECORD = GenerateAssignment.class_traits()["preprocessors"].default()
+RECORD = RECORD[:RECORD.index(SaveCells) + 1]
+
+
+def run_steps(steps, nb, resources, config: Config):
+    """As nbconvert's exporter runs a list: each step built from the config, applied only if enabled."""
+    for step in steps:
+        nb, resources = step(config=config)(nb, resources)
+    return nb, resources
+
+
+class Pipeline:
+    """The lists above outside nbgrader's app: a gradebook of its own in a temporary folder holds the assignment as
+    generate_assignment records it and each graded submission. The course's gradebook keeps one writer (nbgrader)."""
+
+    def __init__(self, sandbox: str = None):
+        self.config = Config(SETTINGS)
+        if sandbox:
+            self.config.GradeInSandbox.sandbox = sandbox
+        if shutil.which("alembic") is None:  # nbgrader's Gradebook runs its environment's `alembic` to make a database
+            os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        self.folder = Path(tempfile.mkdtemp(prefix="latent_lab_gradebook_"))
+        self.db_url = f"sqlite:///{self.folder / 'gradebook.db'}"
+        with Gradebook(self.db_url) as gradebook:
+            gradebook.update_or_create_assignment(cfg.ASSIGNMENT_ID)
+        source = nbformat.read(cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb", 4)
+        run_steps(RECORD, source, self.resources(None), self.config)
+
+    def resources(self, student):
+        return {"nbgrader": {"db_url": self.db_url, "assignment": cfg.ASSIGNMENT_ID, "notebook": cfg.ASSIGNMENT_ID,
+                             "student": student}}
+
+    def grade(self, nb, student: str):
+        """Sanitize and autograde one read notebook (see read_submission); the executor's Graded, its score as
+        nbgrader recorded it."""
+        with Gradebook(self.db_url) as gradebook, warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)  # nbgrader's own ORM use on a new submission: harmless
+            gradebook.update_or_create_student(student)
+            gradebook.update_or_create_submission(cfg.ASSIGNMENT_ID, student)
+        nb, resources = run_steps(SANITIZE, nb, self.resources(student), self.config)
+        with setenv(NBGRADER_EXECUTION="autograde"):
+            nb, resources = run_steps(AUTOGRADE, nb, resources, self.config)
+        graded = resources["latent_lab_graded"]
+        graded.notebook = nb if graded.notebook is not None else None
+        with Gradebook(self.db_url) as gradebook:
+            recorded = gradebook.find_submission_notebook(cfg.ASSIGNMENT_ID, cfg.ASSIGNMENT_ID, student).score
+        if abs(recorded - graded.score) > 1e-9:  # the score written in the test cells is not the one checked
+            raise RuntimeError(f"nbgrader recorded {recorded} for {student}, the checks gave {graded.score}")
+        return graded
+
+    def grade_file(self, path: Path, student: str = None, root: Path = None):
+        graded = self.grade(read_submission(path, root), student or str(path))
+        graded.name = Path(path).name
+        return graded
+
+    def close(self):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

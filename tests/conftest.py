@@ -18,3 +18,12 @@ def vae():
 @pytest.fixture(scope="session")
 def classifier():
     return load_model("classifier")
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    """The grading pipeline the CLI runs (nbgrader's preprocessor lists, a gradebook of its own)."""
+    from autograder.pipeline import Pipeline
+
+    with Pipeline() as grading:
+        yield grading

@@ -2,7 +2,6 @@
 import nbformat
 
 import course_config as cfg
-from autograder import executor
 from tools import corpus
 
 
@@ -13,15 +12,15 @@ def with_ex4_source(prefix="", suffix=""):
     nb = corpus.notebook("passes_all")
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex4_grid")
     cell.source = prefix + cell.source + suffix
-    return nbformat.writes(nb).encode()
+    return nb
 
 
 def messages(graded, cell_id):
     return [r.message for r in graded.grades[cell_id].results if not r.passed]
 
 
-def test_a_cell_that_raises_is_named_once_with_its_error_and_never_told_to_fill_in_the_todo():
-    graded = executor.grade_bytes(with_ex4_source(prefix="raise RuntimeError('Found no NVIDIA driver')\n"))
+def test_a_cell_that_raises_is_named_once_with_its_error_and_never_told_to_fill_in_the_todo(pipeline):
+    graded = pipeline.grade(with_ex4_source(prefix="raise RuntimeError('Found no NVIDIA driver')\n"), "raises")
     failed = messages(graded, "ex4_grid")
     assert len(failed) == len(cfg.CHECK_POINTS["ex4_grid"])
     assert "`ex4_grid` cell raised RuntimeError: Found no NVIDIA driver (line 1)" in failed[0]
@@ -31,13 +30,13 @@ def test_a_cell_that_raises_is_named_once_with_its_error_and_never_told_to_fill_
     assert graded.grades["ex5_experiment"].score == FULL["ex5_experiment"]
 
 
-def test_an_error_after_the_answer_is_complete_costs_nothing():
-    graded = executor.grade_bytes(with_ex4_source(suffix="\nraise RuntimeError('a plot failed afterwards')\n"))
+def test_an_error_after_the_answer_is_complete_costs_nothing(pipeline):
+    graded = pipeline.grade(with_ex4_source(suffix="\nraise RuntimeError('a plot failed afterwards')\n"), "after")
     assert graded.grades["ex4_grid"].score == FULL["ex4_grid"] and messages(graded, "ex4_grid") == []
 
 
-def test_an_untouched_todo_stub_keeps_the_fill_in_the_todo_message():
-    graded = executor.grade_bytes(nbformat.writes(corpus.notebook("untouched_release")).encode())
+def test_an_untouched_todo_stub_keeps_the_fill_in_the_todo_message(pipeline):
+    graded = pipeline.grade(corpus.notebook("untouched_release"), "untouched")
     assert "`boot_direction` is not defined" in messages(graded, "ex3_arithmetic")[0]
     assert not any("raised NotImplementedError" in m for cell in cfg.CHECK_POINTS for m in messages(graded, cell))
 
