@@ -52,9 +52,10 @@ def results_json(submission: executor.Graded) -> dict:
     return {"score": submission.score, "max_score": submission.max_score, "tests": tests, "output": output}
 
 
-def write_outputs(submission: executor.Graded, out_dir: Path) -> None:
-    """The graded notebook (feedback in the test cells), results.json, and each feedback picture as a PNG."""
-    folder = out_dir / Path(submission.name).stem
+def write_outputs(submission: executor.Graded, out_dir: Path, key: str = None) -> None:
+    """The graded notebook (feedback in the test cells), results.json, and each feedback picture as a PNG, in a
+    folder named after the submission's path (key) inside the folder graded."""
+    folder = Path(out_dir) / Path(key or submission.name).with_suffix("")
     folder.mkdir(parents=True, exist_ok=True)
     if submission.notebook is not None:
         nbformat.write(submission.notebook, folder / submission.name)
@@ -84,6 +85,23 @@ def print_report(submission: executor.Graded, file=sys.stdout) -> None:
         print("  " + grade.text.replace("\n", "\n  "), file=file)
 
 
+def graded_one_by_one(notebooks, keys, root, sandbox, args):
+    """(key, Graded) for each notebook as it finishes: in this process, or on workers (--workers, --scheduler)."""
+    if args.workers or args.scheduler:
+        from autograder import parallel
+
+        submissions = [parallel.read(path, keys[path], root) for path in notebooks]
+        for submission, graded in parallel.grade_in_parallel(submissions, sandbox, args.workers, args.scheduler,
+                                                             progress=len(notebooks) > 1):
+            yield submission.student, graded
+        return
+    from tqdm import tqdm
+
+    with Pipeline(sandbox) as pipeline:
+        for path in tqdm(notebooks, desc="grading", unit="notebook", disable=len(notebooks) == 1, file=sys.stderr):
+            yield keys[path], grade_notebook(path, None, root, sandbox, pipeline)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -95,6 +113,8 @@ def main(argv=None) -> int:
     grade.add_argument("--out", type=Path, help="folder for graded notebooks, results.json and feedback pictures")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code WITHOUT isolation (it can then read and change the course)")
+    grade.add_argument("--workers", type=int, help="grade N submissions at once in local worker processes")
+    grade.add_argument("--scheduler", help="grade on a Dask cluster: the scheduler's address (tcp://host:8786)")
     grade.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
     grade.add_argument("--quiet", action="store_true", help="no table per submission, only problems")
     args = parser.parse_args(argv)
@@ -102,12 +122,13 @@ def main(argv=None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # nbgrader reports restoring each hidden-test cell (every submission): only with -v
         logging.getLogger("traitlets").setLevel(logging.ERROR)
+        logging.getLogger("distributed").setLevel(logging.ERROR)  # Dask says each worker start and stop
 
     if not args.path.exists() and not args.path.is_symlink():
         print(f"error: {args.path} does not exist", file=sys.stderr)
         return 2
     sandbox = "none" if args.no_sandbox else cfg.SANDBOX
-    if sandbox != "none":
+    if sandbox != "none" and not args.scheduler:  # on a cluster, each worker checks its own sandbox
         from autograder.sandbox import SandboxUnavailable, check_available
         try:
             check_available()
@@ -122,23 +143,22 @@ def main(argv=None) -> int:
     if not notebooks:
         print(f"error: no .ipynb files in {args.path}", file=sys.stderr)
         return 2
-    from tqdm import tqdm
-
+    root = None if single else args.path
+    keys = {path: path.name if single else str(path.relative_to(args.path)) for path in notebooks}
     from autograder.sandbox import MachineProblem
 
     payload = {}
-    with Pipeline(sandbox) as pipeline:
-        for path in tqdm(notebooks, desc="grading", unit="notebook", disable=single, file=sys.stderr):
-            try:
-                submission = grade_notebook(path, args.out, None if single else args.path, sandbox, pipeline)
-            except MachineProblem as err:
-                print(f"error: grading stopped at {path}: {err}. Submissions graded before it are written.",
-                      file=sys.stderr)
-                return 3
+    try:
+        for key, submission in graded_one_by_one(notebooks, keys, root, sandbox, args):
+            if args.out:
+                write_outputs(submission, args.out, key)
             if not args.quiet:
                 print_report(submission)
                 sys.stdout.flush()
             if args.json:  # written after every submission: a crash later loses nothing graded so far
-                payload[path.name if single else str(path.relative_to(args.path))] = results_json(submission)
+                payload[key] = results_json(submission)
                 write_json(args.json, payload)
+    except MachineProblem as err:
+        print(f"error: grading stopped: {err}. Submissions graded before it are written.", file=sys.stderr)
+        return 3
     return 0

@@ -35,24 +35,31 @@ def kernel_environment(answers_dir) -> dict:
 
 def read_submission(path: Path, root: Path = None, keep_mark: bool = False):
     """The submitted notebook, read as the executor reads files (no links, no fifos, a size cap, inside root), or
-    the release notebook marked with why it was not read: the student still gets a zero with the reason instead of
-    vanishing from the gradebook, and GradeInSandbox runs nothing of it."""
+    the release notebook marked with why it was not read (see stand_in)."""
     try:
         data = executor.read_submission_file(path, root if root is not None else Path(path).parent)
     except ValueError as err:  # the executor's reasons: a link, a fifo, too big, outside the folder
-        reason = str(err)
+        return stand_in(str(err), path)
     except OSError as err:
-        reason = f"it could not be opened ({type(err).__name__})"
-    else:
-        try:
-            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
-        except (Exception, RecursionError) as err:  # noqa: BLE001  not UTF-8, not JSON, not a notebook, too deep
-            reason = f"it is not a readable notebook ({type(err).__name__})"
-        else:
-            if not keep_mark:
-                nb.metadata.pop(NOT_READ_KEY, None)  # only a stand-in made here may carry it, never a submission
-            return nb
-    log.warning("%s: not read (%s)", path, reason)
+        return stand_in(f"it could not be opened ({type(err).__name__})", path)
+    return parse_submission(data, keep_mark, path)
+
+
+def parse_submission(data: bytes, keep_mark: bool = False, name="submission"):
+    """A notebook from the submitted bytes (a worker gets only these), or the marked release notebook."""
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except (Exception, RecursionError) as err:  # noqa: BLE001  not UTF-8, not JSON, not a notebook, nested too deep
+        return stand_in(f"it is not a readable notebook ({type(err).__name__})", name)
+    if not keep_mark:
+        nb.metadata.pop(NOT_READ_KEY, None)  # only a stand-in made here may carry it, never a submission
+    return nb
+
+
+def stand_in(reason: str, name="submission"):
+    """The release notebook marked with why the submission was not read: the student still gets a zero with the
+    reason instead of vanishing from the gradebook, and GradeInSandbox runs nothing of it."""
+    log.warning("%s: not read (%s)", name, reason)
     nb = nbformat.read(executor.RELEASE_NOTEBOOK, as_version=4)  # never the source: its solutions would leak
     nb.metadata[NOT_READ_KEY] = reason
     return nb

@@ -1,0 +1,119 @@
+"""Grade many submissions at once, on local worker processes or a Dask cluster; this process writes every result.
+
+    for submission, graded in grade_in_parallel(submissions, workers=2): ...         # local processes
+    for submission, graded in grade_in_parallel(submissions, scheduler="tcp://..."): ...  # a Dask scheduler
+
+A submission travels as bytes (workers share no filesystem with this process): a worker parses it and grades it
+through its own Pipeline (nbgrader's lists, a scratch gradebook, the reference loaded once per worker process) and
+sends the executor's Graded back. Results arrive in the order they finish; the caller is the only writer of
+results.json and of any gradebook. A worker that dies while grading has the submission retried once on another
+worker (Dask's `allowed-failures` = 1), then it is graded zero with the reason. A problem of the machine
+(MachineProblem: no sandbox, kernels that do not start) stops the batch, as in the serial run.
+
+Workers need the kit (its code, .venv, data, sandbox), started from its root:
+    PYTHONPATH=$PWD .venv/bin/dask worker tcp://SCHEDULER:8786 --nthreads 1
+"""
+import atexit
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from autograder import executor
+from autograder.grade import not_run
+
+log = logging.getLogger(__name__)
+ALLOWED_FAILURES = 1  # a worker death retries the submission once elsewhere; a second one grades it zero
+
+
+@dataclass
+class Submission:
+    student: str            # its key in the results (the path relative to the folder graded)
+    name: str               # the file name
+    data: bytes = None      # the file's bytes, or None when it was not read
+    unread: str = ""        # why it was not read (a link, a fifo, too big...)
+
+
+def read(path: Path, student: str, root: Path = None) -> Submission:
+    """The submission as bytes, read here with the executor's rules (a worker never opens a student's path)."""
+    try:
+        return Submission(student, Path(path).name, executor.read_submission_file(path, root))
+    except ValueError as err:
+        return Submission(student, Path(path).name, unread=str(err))
+    except OSError as err:
+        return Submission(student, Path(path).name, unread=f"it could not be opened ({type(err).__name__})")
+
+
+_pipelines = {}  # one per worker process and sandbox setting: its scratch gradebook and loaded reference
+
+
+def grade_on_worker(submission: Submission, sandbox: str) -> executor.Graded:
+    """The task a worker runs: parse, then the whole pipeline. Raises only MachineProblem."""
+    from autograder.nbgrader_steps import parse_submission, stand_in
+    from autograder.pipeline import Pipeline
+
+    if sandbox not in _pipelines:
+        _pipelines[sandbox] = Pipeline(sandbox)
+        atexit.register(_pipelines[sandbox].close)
+    nb = (parse_submission(submission.data, name=submission.name) if submission.data is not None
+          else stand_in(submission.unread, submission.name))
+    graded = _pipelines[sandbox].grade(nb, submission.student)
+    graded.name = submission.name
+    return graded
+
+
+def died_twice(submission: Submission, error: Exception) -> executor.Graded:
+    reason = ("The grading worker died twice while running this notebook (on two machines), so it was not "
+              "graded. That usually means the notebook uses far more memory than the lesson needs; run it top to "
+              "bottom yourself (Kernel > Restart & Run All), fix what is slow or huge, and resubmit.")
+    graded = executor.Graded(None, not_run(reason), f"worker died twice ({type(error).__name__})")
+    graded.name = submission.name
+    return graded
+
+
+def connect(workers: int = None, scheduler: str = None):
+    """A Dask client: to the scheduler at `scheduler`, or to a new cluster of `workers` local processes."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler, timeout="30s"), None
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+    return Client(cluster), cluster
+
+
+def grade_in_parallel(submissions: list, sandbox: str, workers: int = None, scheduler: str = None,
+                      progress: bool = True):
+    """Yield (submission, Graded) as each finishes. On MachineProblem the rest is cancelled and it is raised."""
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    client, cluster = connect(workers, scheduler)
+    try:
+        futures = {client.submit(grade_on_worker, submission, sandbox, pure=False,
+                                 key=f"grade-{i}-{submission.name}"): submission
+                   for i, submission in enumerate(submissions)}
+        failed = 0
+        with tqdm(total=len(futures), desc="grading", unit="notebook", file=sys.stderr, disable=not progress) as bar:
+            for future in as_completed(futures):
+                submission = futures[future]
+                try:
+                    graded = future.result()
+                except KilledWorker as err:
+                    log.error("%s: the worker grading it died twice; graded zero", submission.student)
+                    graded, failed = died_twice(submission, err), failed + 1
+                except Exception:  # MachineProblem, or a fault of the grader itself: stop, as the serial run does
+                    for other in futures:
+                        other.cancel()
+                    raise
+                bar.update()
+                bar.set_postfix(running=sum(map(len, client.processing().values())), failed=failed)
+                yield submission, graded
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

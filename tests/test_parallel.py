@@ -1,0 +1,96 @@
+"""Do local workers and a real Dask cluster grade exactly as the serial run, and does a dying worker cost only its
+own submission (retried once, then zero with the reason)?"""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import parallel
+from tools import corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # three clusters and 13 gradings: about 2 minutes
+CASES = ["passes_all", "one_mistake_per_exercise", "ex4_upside_down", "untouched_release", "ex5_off_target"]
+
+
+def expected_scores():
+    return {f"{name}.ipynb": sum(corpus.expected(name)["points"].values()) for name in CASES}
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("class")
+    corpus.write(folder, CASES)
+    (folder / "not_a_notebook.ipynb").write_text("{ this is not json")
+    return folder
+
+
+def grade(folder, out, *options):
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--quiet", "--json", str(out),
+                          *options], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return {key: result["score"] for key, result in json.loads(out.read_text()).items()}
+
+
+def test_two_local_workers_grade_as_the_serial_run(submissions, tmp_path):
+    scores = grade(submissions, tmp_path / "workers.json", "--workers", "2")
+    assert scores == {**expected_scores(), "not_a_notebook.ipynb": 0}
+    results = json.loads((tmp_path / "workers.json").read_text())
+    assert "not a readable notebook" in results["not_a_notebook.ipynb"]["tests"][0]["output"]
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1, started from the kit's root."""
+    bin_dir = Path(sys.executable).parent
+    scheduler_file = tmp_path / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
+    processes = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                   "--no-dashboard", "--scheduler-file", scheduler_file], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    for _ in range(120):  # bounded: the scheduler writes its address within seconds
+        if scheduler_file.exists() and scheduler_file.read_text().strip():
+            break
+        time.sleep(0.5)
+    address = json.loads(scheduler_file.read_text())["address"]
+    for _ in range(2):
+        processes.append(subprocess.Popen([bin_dir / "dask", "worker", address, "--nthreads", "1", "--no-dashboard",
+                                           "--host", "127.0.0.1"], cwd=ROOT, env=env,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    from distributed import Client
+
+    with Client(address, timeout="60s") as client:
+        client.wait_for_workers(2, timeout=120)
+    yield address
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=60)
+
+
+def test_a_dask_cluster_grades_as_the_serial_run(submissions, tmp_path, dask_cluster):
+    assert dask_cluster.startswith("tcp://127.0.0.1:")
+    scores = grade(submissions, tmp_path / "dask.json", "--scheduler", dask_cluster)
+    assert scores == {**expected_scores(), "not_a_notebook.ipynb": 0}
+
+
+def dies_on_the_first(submission, sandbox):
+    """A stand-in task: the worker grading `passes_all` dies (as one killed for memory would)."""
+    if submission.student == "passes_all.ipynb":
+        os._exit(1)
+    return parallel.grade_on_worker(submission, sandbox)
+
+
+def test_a_worker_that_dies_twice_costs_only_that_submission(submissions, monkeypatch):
+    monkeypatch.setattr(parallel, "grade_on_worker", dies_on_the_first)
+    batch = [parallel.read(submissions / f"{name}.ipynb", f"{name}.ipynb") for name in CASES[:3]]
+    graded = {s.student: g for s, g in parallel.grade_in_parallel(batch, "bwrap", workers=2, progress=False)}
+    assert graded["passes_all.ipynb"].score == 0
+    assert "worker died twice" in graded["passes_all.ipynb"].problem
+    assert all("died twice" in r.message for r in graded["passes_all.ipynb"].grades["ex3_arithmetic"].results)
+    for name in CASES[1:3]:
+        assert graded[f"{name}.ipynb"].score == expected_scores()[f"{name}.ipynb"]
