@@ -64,10 +64,12 @@ checkpoints: data
 model-card: data
 	$(PY) -m reference.model_card --update-readme
 
-# After editing lesson/latent_space.md (the lesson) or course_config.py: rebuild the source notebook and the nbgrader release
+# After editing lesson/latent_space.md (the lesson) or course_config.py: rebuild the source notebook, the README's
+# tables of settings and the nbgrader release
 # (tests fail until these are committed in sync). The sample submissions are written at test time.
 release: venv
 	$(PY) -m lesson.build
+	$(PY) -m tools.readme
 	PATH=$(CURDIR)/.venv/bin:$$PATH .venv/bin/nbgrader generate_assignment latent_space --force
 
 clean:

@@ -87,19 +87,12 @@ def print_report(submission: executor.Graded, file=sys.stdout) -> None:
 
 def graded_one_by_one(notebooks, keys, root, sandbox, args):
     """(key, Graded) for each notebook as it finishes: in this process, or on workers (--workers, --scheduler)."""
-    if args.workers or args.scheduler:
-        from autograder import parallel
+    from autograder import parallel
 
-        submissions = [parallel.read(path, keys[path], root) for path in notebooks]
-        for submission, graded in parallel.grade_in_parallel(submissions, sandbox, args.workers, args.scheduler,
-                                                             progress=len(notebooks) > 1):
-            yield submission.student, graded
-        return
-    from tqdm import tqdm
-
-    with Pipeline(sandbox) as pipeline:
-        for path in tqdm(notebooks, desc="grading", unit="notebook", disable=len(notebooks) == 1, file=sys.stderr):
-            yield keys[path], grade_notebook(path, None, root, sandbox, pipeline)
+    submissions = [parallel.read(path, keys[path], root) for path in notebooks]
+    for submission, graded in parallel.grade_many(submissions, sandbox, args.workers, args.scheduler,
+                                                  progress=len(notebooks) > 1):
+        yield submission.student, graded
 
 
 def main(argv=None) -> int:
@@ -117,12 +110,19 @@ def main(argv=None) -> int:
     grade.add_argument("--scheduler", help="grade on a Dask cluster: the scheduler's address (tcp://host:8786)")
     grade.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
     grade.add_argument("--quiet", action="store_true", help="no table per submission, only problems")
+    from autograder import autograde
+
+    autograde.add_arguments(commands.add_parser(
+        "autograde", help="nbgrader autograde on workers, resumable (run from the course root)",
+        description=autograde.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # nbgrader reports restoring each hidden-test cell (every submission): only with -v
         logging.getLogger("traitlets").setLevel(logging.ERROR)
         logging.getLogger("distributed").setLevel(logging.ERROR)  # Dask says each worker start and stop
+    if args.command == "autograde":
+        return autograde.run(args)
 
     if not args.path.exists() and not args.path.is_symlink():
         print(f"error: {args.path} does not exist", file=sys.stderr)

@@ -1,7 +1,8 @@
 """Grade many submissions at once, on local worker processes or a Dask cluster; this process writes every result.
 
-    for submission, graded in grade_in_parallel(submissions, workers=2): ...         # local processes
-    for submission, graded in grade_in_parallel(submissions, scheduler="tcp://..."): ...  # a Dask scheduler
+    for submission, graded in grade_many(submissions, sandbox): ...                     # here, one by one
+    for submission, graded in grade_many(submissions, sandbox, workers=2): ...          # local processes
+    for submission, graded in grade_many(submissions, sandbox, scheduler="tcp://..."): ...  # a Dask scheduler
 
 A submission travels as bytes (workers share no filesystem with this process): a worker parses it and grades it
 through its own Pipeline (nbgrader's lists, a scratch gradebook, the reference loaded once per worker process) and
@@ -51,17 +52,34 @@ _pipelines = {}  # one per worker process and sandbox setting: its scratch grade
 
 def grade_on_worker(submission: Submission, sandbox: str) -> executor.Graded:
     """The task a worker runs: parse, then the whole pipeline. Raises only MachineProblem."""
-    from autograder.nbgrader_steps import parse_submission, stand_in
     from autograder.pipeline import Pipeline
 
     if sandbox not in _pipelines:
         _pipelines[sandbox] = Pipeline(sandbox)
         atexit.register(_pipelines[sandbox].close)
+    return grade_with(_pipelines[sandbox], submission)
+
+
+def grade_with(pipeline, submission: Submission) -> executor.Graded:
+    from autograder.nbgrader_steps import parse_submission, stand_in
+
     nb = (parse_submission(submission.data, name=submission.name) if submission.data is not None
           else stand_in(submission.unread, submission.name))
-    graded = _pipelines[sandbox].grade(nb, submission.student)
+    graded = pipeline.grade(nb, submission.student)
     graded.name = submission.name
     return graded
+
+
+def grade_many(submissions: list, sandbox: str, workers: int = None, scheduler: str = None, progress: bool = True):
+    """Yield (submission, Graded) as each finishes: on workers when asked, else here, one after another."""
+    if workers or scheduler:
+        yield from grade_in_parallel(submissions, sandbox, workers, scheduler, progress)
+        return
+    from autograder.pipeline import Pipeline
+
+    with Pipeline(sandbox) as pipeline:
+        for submission in tqdm(submissions, desc="grading", unit="notebook", file=sys.stderr, disable=not progress):
+            yield submission, grade_with(pipeline, submission)
 
 
 def died_twice(submission: Submission, error: Exception) -> executor.Graded:

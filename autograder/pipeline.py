@@ -70,6 +70,7 @@ class Pipeline:
 
     def __init__(self, sandbox: str = None):
         self.config = Config(SETTINGS)
+        self.config.GradeInSandbox.exit_on_machine_problem = False  # the caller stops its batch with the reason
         if sandbox:
             self.config.GradeInSandbox.sandbox = sandbox
         if shutil.which("alembic") is None:  # nbgrader's Gradebook runs its environment's `alembic` to make a database

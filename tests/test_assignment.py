@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 
 import course_config as cfg
 from reference import lesson
-from tools import corpus, course
+from tools import corpus, course, readme
 from lesson import build as lesson_build
 from reference import solutions, vae
 
@@ -42,11 +42,12 @@ def test_a_setting_changed_in_the_config_reaches_the_notebook(monkeypatch):
     """Points, limits and the lesson's numbers are written once (config or reference/lesson.py), never typed again."""
     monkeypatch.setattr(cfg, "PREDICT_POINTS", 2)
     monkeypatch.setattr(cfg, "EX5_MIN_CODES", 24)
-    monkeypatch.setitem(cfg.CHECK_POINTS, "ex4_grid", {**cfg.CHECK_POINTS["ex4_grid"], "cells": 3.0})
+    ex4_points = {**cfg.CHECK_POINTS["ex4_grid"], "cells": cfg.CHECK_POINTS["ex4_grid"]["cells"] + 2}
+    monkeypatch.setitem(cfg.CHECK_POINTS, "ex4_grid", ex4_points)
     monkeypatch.setattr(lesson, "EX4_GRID_RANGE", (-2.5, 2.5))
     nb = lesson_build.build()
     cells = cells_by_grade_id(nb)
-    assert cells["ex4_grid_tests"].metadata.nbgrader["points"] == sum(cfg.CHECK_POINTS["ex4_grid"].values()) == 6
+    assert cells["ex4_grid_tests"].metadata.nbgrader["points"] == sum(ex4_points.values())
     assert cells["ex1_predict"].metadata.nbgrader["points"] == 2
     assert "**PREDICT (Exercise 1, 2 points).**" in cells["ex1_predict"].source
     assert "'min_codes': 24" in cells["ex5_experiment_tests"].source
@@ -234,3 +235,15 @@ def test_export_writes_every_student_to_csv(workflow):
         rows = {r["student_id"]: float(r["raw_score"]) for r in csv.DictReader(f)}
     assert rows["ada_full_marks"] == corpus.TOTAL and rows["cy_untouched_release"] == 0
     assert rows["dee_kernel_dies"] == sum(corpus.expected("kernel_dies_in_ex4")["points"].values())
+
+
+def test_the_readme_states_the_configured_points_and_tolerances(monkeypatch):
+    text = readme.README.read_text()
+    assert readme.render(text) == text, "README is stale: run `make release`"
+    monkeypatch.setitem(cfg.CHECK_POINTS, "ex4_grid", {**cfg.CHECK_POINTS["ex4_grid"], "orientation": 2.5})
+    monkeypatch.setattr(cfg, "LATENT_TOLERANCE", dict(atol=0.03, rtol=0.01))
+    changed = readme.render(text)
+    ex4_total = sum(cfg.CHECK_POINTS["ex4_grid"].values())
+    row = next(line for line in changed.splitlines() if line.startswith("| `ex4_grid_tests` |"))
+    assert row.startswith(f"| `ex4_grid_tests` | {ex4_total:g} | autograded: ") and "orientation 2.5" in row
+    assert "`LATENT_TOLERANCE` = 0.03 + 0.01 x" in changed

@@ -6,6 +6,7 @@ so these run in seconds; the corpus tests do the same through whole notebooks an
 import pytest
 import torch
 
+import course_config as cfg
 from autograder.answers import load_cell_answers
 from autograder.checks import test_ex3_arithmetic as ex3, test_ex4_grid as ex4, test_ex5_experiment as ex5
 from autograder.compare import CheckFailed
@@ -312,5 +313,5 @@ def test_each_cells_answers_are_read_once_for_every_check(tmp_path, ref, correct
     decode = type(ref).decode
     monkeypatch.setattr(type(ref), "decode", lambda self, codes: calls.append(len(codes)) or decode(self, codes))
     grades = grade_answers(tmp_path, pictures=False)
-    assert grades["ex5_experiment"].score == 4
+    assert grades["ex5_experiment"].score == sum(cfg.CHECK_POINTS["ex5_experiment"].values())
     assert calls == [len(torch.cat(list(values["experiment_latents"].values())))]  # three checks, one decode

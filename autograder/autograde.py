@@ -1,0 +1,122 @@
+"""`nbgrader autograde`, on many workers, resumable: the course ends up exactly as nbgrader's own run leaves it.
+
+    cd COURSE_ROOT && python -m autograder autograde ASSIGNMENT [--workers N | --scheduler ADDRESS]
+                                                               [--student ID] [--force]
+
+Workers (or this process) grade each submission through the pipeline; as each one finishes, this process runs
+nbgrader's own Autograde for that student (the course's nbgrader_config.py: reader, sanitize steps, autograded/
+files, timestamps, late penalties, SaveAutoGrades), with the worker's result in place of running the notebook
+again (UseWorkerResult). So the course's gradebook has one writer, and generate_feedback, export and formgrader
+(its per-student autograde button included) work after it as after `nbgrader autograde`.
+
+Resumable: a student counts as graded when the autograded notebook is readable and the gradebook holds a score for
+each autograded cell; a rerun grades only the others (--force grades everyone again). Killed at any moment, the
+gradebook stays consistent (SQLite transactions) and at most the students in flight are graded again.
+"""
+import argparse
+import glob
+import logging
+import os
+import sys
+from pathlib import Path
+
+import nbformat
+
+log = logging.getLogger(__name__)
+
+
+def course_config():
+    """The course's nbgrader configuration, as `nbgrader autograde` loads it from the current folder, with the
+    worker's result taking the place of the sandboxed run."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder import pipeline
+    from autograder.nbgrader_steps import GradeInSandbox, UseWorkerResult
+
+    if not Path("nbgrader_config.py").is_file():
+        raise SystemExit("error: run this from the course root, where nbgrader_config.py is (as for nbgrader)")
+    config = PyFileConfigLoader("nbgrader_config.py", path=os.getcwd()).load_config()
+    config.Autograde.autograde_preprocessors = [UseWorkerResult if step is GradeInSandbox else step
+                                                for step in pipeline.AUTOGRADE]
+    return config
+
+
+def graded_already(api, assignment: str, student: str) -> bool:
+    """The autograded notebook reads back and the gradebook holds an automatic score for each autograded cell."""
+    from nbgrader.api import MissingEntry
+
+    coursedir = api.coursedir
+    folder = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+    try:
+        for path in folder.glob("*.ipynb"):
+            nbformat.read(path, as_version=4)
+        if not any(folder.glob("*.ipynb")):
+            return False
+        with api.gradebook as gradebook:
+            submission = gradebook.find_submission(assignment, student)
+            return all(grade.auto_score is not None for notebook in submission.notebooks
+                       for grade in notebook.grades if grade.cell.cell_type == "code")
+    except (MissingEntry, OSError, ValueError):
+        return False
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder autograde", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def add_arguments(parser):
+    parser.add_argument("assignment")
+    parser.add_argument("--student", help="grade this student only")
+    parser.add_argument("--force", action="store_true", help="grade again students already graded")
+    parser.add_argument("--workers", type=int, help="grade N submissions at once in local worker processes")
+    parser.add_argument("--scheduler", help="grade on a Dask cluster: the scheduler's address (tcp://host:8786)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run student code WITHOUT isolation (it can then read and change the course)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
+
+
+def run(args) -> int:
+    from nbgrader.apps import NbGraderAPI
+
+    import course_config as cfg
+    from autograder import parallel
+    from autograder.nbgrader_steps import UseWorkerResult
+    from autograder.sandbox import MachineProblem
+
+    api = NbGraderAPI(config=course_config())
+    coursedir = api.coursedir
+    submitted = sorted(Path(p).parent.name for p in glob.glob(
+        coursedir.format_path(coursedir.submitted_directory, "*", args.assignment)) if os.path.isdir(p))
+    students = [s for s in submitted if args.student in (None, s)]
+    if not students:
+        print(f"error: no submissions of {args.assignment!r}" + (f" by {args.student!r}" if args.student else "")
+              + f" under {coursedir.root}/{coursedir.submitted_directory}", file=sys.stderr)
+        return 2
+    todo = students if args.force else [s for s in students if not graded_already(api, args.assignment, s)]
+    if len(todo) < len(students):
+        print(f"{len(students) - len(todo)} of {len(students)} students already graded: skipped (--force grades "
+              "them again)", file=sys.stderr)
+    notebooks = {s: Path(coursedir.format_path(coursedir.submitted_directory, s, args.assignment),
+                         f"{args.assignment}.ipynb") for s in todo}
+    submissions = [parallel.read(path, s, path.parent) for s, path in notebooks.items() if os.path.lexists(path)]
+    failed = []
+    for student in (s for s, path in notebooks.items() if not os.path.lexists(path)):  # nbgrader zeroes it itself
+        failed += [] if api.autograde(args.assignment, student, force=True, create=True)["success"] else [student]
+    sandbox = "none" if args.no_sandbox else cfg.SANDBOX
+    try:
+        for submission, graded in parallel.grade_many(submissions, sandbox, args.workers, args.scheduler):
+            UseWorkerResult.results[submission.student] = graded
+            result = api.autograde(args.assignment, submission.student, force=True, create=True)
+            if not result["success"]:
+                failed.append(submission.student)
+                log.error("nbgrader could not record %s:\n%s", submission.student, result.get("log", ""))
+    except MachineProblem as err:
+        print(f"error: grading stopped: {err}. Students graded before it are recorded; rerun to grade the rest.",
+              file=sys.stderr)
+        return 3
+    print(f"Graded {len(todo) - len(failed)} students" + (f"; nbgrader failed for {', '.join(failed)}" if failed
+                                                          else ""), file=sys.stderr)
+    return 1 if failed else 0

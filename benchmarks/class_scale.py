@@ -1,0 +1,122 @@
+"""A class graded five ways, in one run on the same submissions: wall time, CPU-seconds per submission, scores.
+
+    .venv/bin/python benchmarks/class_scale.py [N]        # N submissions (default 24), cycled from tools/corpus.py
+
+1. plain `nbgrader autograde` on a course folder (the kit's pipeline, one after another)
+2. the kit's CLI, serial:       python -m autograder grade DIR
+3. the kit's CLI, 2 workers:    python -m autograder grade DIR --workers 2
+4. Dask, 2 workers:             a `dask scheduler` and two `dask worker` processes on 127.0.0.1, then --scheduler
+5. the nbgrader path, 2 workers: python -m autograder autograde ASSIGNMENT --workers 2 on a fresh course folder
+CPU-seconds count every process each way starts (kernels, sandboxes, workers), measured as reaped children.
+Every way must give every submission the same score; the script says so and exits 1 otherwise.
+"""
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import course_config as cfg  # noqa: E402
+from tools import corpus, course  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{BIN}:{os.environ['PATH']}"}
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(run):
+    wall, cpu = time.perf_counter(), children_cpu()
+    scores = run()
+    return time.perf_counter() - wall, children_cpu() - cpu, scores
+
+
+def cli(folder: Path, *options) -> dict:
+    out = folder.parent / f"{folder.name}_{'_'.join(o.strip('-') for o in options) or 'serial'}.json"
+    subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--quiet", "--json", str(out),
+                    *options], cwd=ROOT, env=ENV, check=True, stderr=subprocess.DEVNULL)
+    return {Path(key).stem: result["score"] for key, result in json.loads(out.read_text()).items()}
+
+
+def dask(folder: Path) -> dict:
+    scheduler_file = folder.parent / "scheduler.json"
+    env = {**ENV, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
+    quiet = dict(cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    processes = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                   "--no-dashboard", "--scheduler-file", scheduler_file], **quiet)]
+    try:
+        for _ in range(120):
+            if scheduler_file.exists() and scheduler_file.read_text().strip():
+                break
+            time.sleep(0.5)
+        address = json.loads(scheduler_file.read_text())["address"]
+        processes += [subprocess.Popen([BIN / "dask", "worker", address, "--nthreads", "1", "--no-dashboard",
+                                        "--host", "127.0.0.1"], **quiet) for _ in range(2)]
+        return cli(folder, "--scheduler", address)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
+
+
+def nbgrader_course(work: Path, names: dict, kit_autograde: bool) -> dict:
+    root = course.make_course(work / ("kit_course" if kit_autograde else "nbgrader_course"), names)
+    if kit_autograde:
+        subprocess.run([sys.executable, "-m", "autograder", "autograde", cfg.ASSIGNMENT_ID, "--workers", "2"],
+                       cwd=root, env=ENV, check=True, stderr=subprocess.DEVNULL)
+    else:
+        course.nbgrader(root, "autograde", cfg.ASSIGNMENT_ID)
+    return {student: sum(score or 0 for cell, (score, _) in grades.items() if cell.endswith("_tests"))
+            for student, grades in course.scores_by_part(root).items()}
+
+
+def main() -> int:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 24
+    work = Path(tempfile.mkdtemp(prefix="latent_lab_bench_"))
+    cases = [name for name in corpus.SUBMISSIONS if name != "kernel_dies_in_ex4"]  # one run, not a 2-min stop
+    folder = work / "class"
+    folder.mkdir()
+    names = {}
+    for i in range(n):
+        case = cases[i % len(cases)]
+        corpus.write(work / "corpus", [case])
+        shutil.copy(work / "corpus" / f"{case}.ipynb", folder / f"s{i:03d}_{case}.ipynb")
+        names[f"s{i:03d}_{case}"] = folder / f"s{i:03d}_{case}.ipynb"
+    ways = {
+        "nbgrader autograde (serial)": lambda: nbgrader_course(work, names, kit_autograde=False),
+        "kit CLI, serial": lambda: cli(folder),
+        "kit CLI, --workers 2": lambda: cli(folder, "--workers", "2"),
+        "kit CLI, Dask scheduler + 2 workers": lambda: dask(folder),
+        "kit autograde (nbgrader path), --workers 2": lambda: nbgrader_course(work, names, kit_autograde=True),
+    }
+    print(f"{n} submissions, {os.cpu_count()} CPU cores, sandbox {cfg.SANDBOX}")
+    print(f"{'way':45s} {'wall s':>8s} {'per sub s':>10s} {'CPU s/sub':>10s} {'subs/min':>9s}")
+    results = {}
+    for way, run in ways.items():
+        wall, cpu, scores = timed(run)
+        results[way] = scores
+        print(f"{way:45s} {wall:8.1f} {wall / n:10.2f} {cpu / n:10.2f} {60 * n / wall:9.1f}", flush=True)
+    reference = results["kit CLI, serial"]
+    same = all(scores == reference for scores in results.values())
+    print(f"scores identical across the {len(ways)} ways: {'yes' if same else 'NO'}")
+    if not same:
+        for way, scores in results.items():
+            diff = {k: (v, reference.get(k)) for k, v in scores.items() if reference.get(k) != v}
+            if diff:
+                print(f"  {way}: {diff}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
