@@ -76,6 +76,9 @@ DECODED_MIN_CONTRAST = 0.02  # pixel std: the flattest cell of the reference gri
 # Every grading kernel runs in a bubblewrap sandbox (autograder/sandbox.py). "none" grades without isolation:
 # student code can then read and change the course; every report says so. Only for a machine without bwrap.
 SANDBOX = "bwrap"
+# One warm box per grading process: its fork server imports torch & co. once and forks each submission's kernel
+# into fresh namespaces (autograder/zygote.py): ~1 s instead of ~8 s of CPU per submission. False: a cold box each.
+SANDBOX_WARM = True
 SANDBOX_LIMITS = dict(
     memory_mb=3072,     # heap per process (RLIMIT_DATA); the kernel uses ~0.9 GB after its imports, ~1.2 GB at most
     file_mb=256,        # largest file the kernel may write (RLIMIT_FSIZE); vae.pt and the exports are far smaller

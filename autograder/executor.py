@@ -235,6 +235,23 @@ def _assignment_files():
     return [p for p in SOURCE_DIR.iterdir() if p.is_file() and p.suffix != ".ipynb"]
 
 
+_warm = []  # this process's warm box, started at its first submission
+
+
+def warm_box():
+    """This grading process's warm box (autograder/sandbox.py), started again if its fork server is gone."""
+    import atexit
+
+    from autograder.sandbox import WarmBox
+
+    if _warm and not _warm[0].alive:
+        _warm.pop().close()
+    if not _warm:
+        _warm.append(WarmBox(_assignment_files(), list(cfg.CHECK_POINTS)))
+        atexit.register(lambda: _warm and _warm.pop().close())
+    return _warm[0]
+
+
 def run_notebook(nb, sandbox: str):
     """Execute nb (in place) in a fresh kernel; (answers folder to read, cleanup callable, why it stopped)."""
     if sandbox == "none":
@@ -249,6 +266,17 @@ def run_notebook(nb, sandbox: str):
         runner = RunInBox(timeout=cfg.CELL_TIMEOUT_SECONDS)
         runner.preprocess(nb, {"metadata": {"path": str(work)}})
         return answers, lambda: shutil.rmtree(work, ignore_errors=True), runner.stopped
+    if cfg.SANDBOX_WARM:
+        from autograder.sandbox import WarmKernelManager
+
+        slot = warm_box().slot()
+        try:
+            runner = RunInBox(timeout=cfg.CELL_TIMEOUT_SECONDS, kernel_manager_class=WarmKernelManager.for_slot(slot))
+            runner.preprocess(nb, {"metadata": {"path": str(slot.host_dir)}})
+        except BaseException:
+            slot.close()
+            raise
+        return slot.answers_dir, slot.close, runner.stopped
     from autograder.sandbox import Box, SandboxedKernelManager
 
     box = Box(_assignment_files(), list(cfg.CHECK_POINTS))

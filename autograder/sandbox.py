@@ -14,10 +14,15 @@ Nothing else of the kit, the course, the gradebook, other students or any home f
 of the box is read-only; the kernel runs as uid 65534 with no capabilities, in its own user, PID, IPC, UTS,
 cgroup and network namespaces, and every process it starts dies with it (bwrap's PID 1 ends the namespace).
 
+With course_config.SANDBOX_WARM (the default) one such box per grading process holds a fork server with the
+heavy imports done (WarmBox, autograder/zygote.py), and each submission's kernel is forked into fresh namespaces
+and tmpfs folders inside it, with no capabilities; otherwise each submission gets a box of its own (Box).
+
 Caps (course_config.SANDBOX_LIMITS): memory per process (RLIMIT_DATA), file size (RLIMIT_FSIZE), processes
 (RLIMIT_NPROC, counted inside the box's user namespace; root is exempt from it, so as root a pids cgroup does it
 where one is writable), tmpfs sizes; time caps live in the executor.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 
 import course_config as cfg
 from autograder import contract
@@ -84,13 +90,18 @@ def _system_binds() -> list:
     return args
 
 
-def _python_binds() -> list:
-    """The venv and the Python it was made from, read-only at their own paths."""
+def _python_roots() -> list:
+    """The venv and the Python it was made from, where the system folders do not already hold them."""
     roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent.parent}
+    return [str(root) for root in sorted(roots)
+            if not str(root).startswith(("/usr/", "/bin/", "/lib")) and str(root) != "/usr"]
+
+
+def _python_binds() -> list:
+    """The Python roots, read-only at their own paths."""
     args = []
-    for root in sorted(roots):
-        if not str(root).startswith(("/usr/", "/bin/", "/lib")) and str(root) != "/usr":
-            args += ["--ro-bind", str(root), str(root)]
+    for root in _python_roots():
+        args += ["--ro-bind", root, root]
     if Path(sys.prefix).resolve() != Path(sys.prefix):  # a venv reached through a link
         args += ["--symlink", str(Path(sys.prefix).resolve()), sys.prefix]
     return args
@@ -240,3 +251,192 @@ class SandboxedKernelManager(AsyncKernelManager):
     def for_box(cls, box: Box) -> type:
         """nbclient wants a class, not an instance: one subclass per box."""
         return type("BoxKernelManager", (cls,), {"box": box})
+
+
+# ------------------------------------------------------------------------------------------------ the warm box
+ZYGOTE = Path(__file__).with_name("zygote.py")
+PRELOAD = ["numpy", "torch", "torchvision", "matplotlib", "matplotlib.pyplot", "ipykernel.kernelapp"]
+ASSIGNMENT = "/opt/latent_lab/assignment"
+
+
+class WarmBox:
+    """One box per grading process whose fork server (autograder/zygote.py) has imported what every notebook
+    imports; each submission's kernel is forked from it into fresh mount, PID, IPC, network and UTS namespaces
+    with fresh tmpfs folders and no capabilities, so it starts in well under a second and nothing of one
+    submission reaches the next. The box itself is the cold box's: same binds, caps, user and namespaces; it holds
+    CAP_SYS_ADMIN inside its user namespace only until each submission has set up its mounts."""
+
+    def __init__(self, assignment_files, answer_names):
+        import select
+
+        self.bwrap = check_available()
+        self.answer_names = list(answer_names)
+        # outside /tmp where there is room: each submission gets a fresh /tmp, and the spool must not hide under it
+        self.host_dir = Path(tempfile.mkdtemp(prefix="latent_lab_warm_",
+                                              dir="/var/tmp" if os.access("/var/tmp", os.W_OK) else None))
+        self.spool = self.host_dir / "spool"
+        self.spool.mkdir()
+        (self.host_dir / "passwd").write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}::{HOME}:/bin/sh\n")
+        (self.host_dir / "group").write_text(f"student:x:{SANDBOX_UID}:\n")
+        for folder in (self.host_dir, self.spool):
+            folder.chmod(0o755)
+        self.cgroup = Cgroup()
+        self.slots = 0
+        files = [Path(f) for f in assignment_files]
+        settings = {"home": HOME, "answers": ANSWERS, "spool": str(self.spool), "limits": cfg.SANDBOX_LIMITS,
+                    "tmp_mb": cfg.SANDBOX_LIMITS["tmp_mb"], "work_mb": cfg.SANDBOX_LIMITS["work_mb"],
+                    "assignment_files": [f"{ASSIGNMENT}/{f.name}" for f in files], "preload": PRELOAD,
+                    "environment": Box.environment(None), "debug": bool(os.environ.get("LATENT_LAB_DEBUG_SANDBOX")),
+                    "python_roots": _python_roots()}
+        limits = cfg.SANDBOX_LIMITS
+        args = [self.bwrap, *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+                "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/dev/shm",
+                "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/tmp",
+                "--size", str(limits["work_mb"] * 2**20), "--tmpfs", HOME,
+                *_python_binds(),
+                "--ro-bind", str(self.host_dir / "passwd"), "/etc/passwd",
+                "--ro-bind", str(self.host_dir / "group"), "/etc/group"]
+        for item in files:
+            args += ["--ro-bind", str(item), f"{ASSIGNMENT}/{item.name}"]
+        args += ["--ro-bind", str(EXPORTER), "/opt/latent_lab/contract.py",
+                 "--ro-bind", str(ZYGOTE), "/opt/latent_lab/zygote.py"]
+        if Path(cfg.DATA_DIR).is_dir():
+            args += ["--ro-bind", str(Path(cfg.DATA_DIR).resolve()), DATA]
+        args += ["--dir", ANSWERS, "--dir", "/opt/latent_lab/stage", "--bind", str(self.spool), str(self.spool),
+                 "--remount-ro", "/",
+                 "--chdir", HOME, "--clearenv"]
+        for key, value in Box.environment(None).items():
+            args += ["--setenv", key, value]
+        args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+                 "--hostname", "sandbox", "--disable-userns", "--die-with-parent", "--new-session",
+                 "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--",
+                 sys.executable, "-E", "-s", "/opt/latent_lab/zygote.py", json.dumps(settings)]
+        self.process = subprocess.Popen([*self.cgroup.join_command(), "/usr/bin/env", "-i", *args],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._select = select.select
+        try:
+            reply = self._read(timeout=180)
+        except MachineProblem:
+            self.close()
+            raise
+        if not reply.get("ready"):
+            self.close()
+            raise MachineProblem(f"the warm sandbox did not start: {reply}")
+
+    def _read(self, timeout: float) -> dict:
+        ready, _, _ = self._select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else b""
+        if not line:
+            raise MachineProblem(f"the warm sandbox's fork server stopped answering (exit status "
+                                 f"{self.process.poll()}); set SANDBOX_WARM = False to start a box per submission")
+        return json.loads(line)
+
+    def request(self, timeout: float = 60, **message) -> dict:
+        self.process.stdin.write((json.dumps(message) + "\n").encode())
+        self.process.stdin.flush()
+        return self._read(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def slot(self) -> "Slot":
+        self.slots += 1
+        return Slot(self, f"s{self.slots}")
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.cgroup.close()
+        shutil.rmtree(self.host_dir, ignore_errors=True)
+
+
+class Slot:
+    """One submission's place in a warm box: its answer files and socket folder, and its forked kernel."""
+
+    def __init__(self, warm: WarmBox, slot_id: str):
+        self.warm, self.id = warm, slot_id
+        self.host_dir = warm.spool / slot_id
+        self.socket_dir = self.host_dir / "kernel"
+        self.answers_dir = self.host_dir / "answers"
+        self.socket_dir.mkdir(parents=True)
+        self.answers_dir.mkdir()
+        for name in warm.answer_names:
+            (self.answers_dir / f"{name}.npz").touch()
+        for folder in (self.host_dir, self.socket_dir, self.answers_dir):
+            folder.chmod(0o755)
+
+    def launch(self, connection_file: str) -> "ForkedKernel":
+        self.warm.request(op="fork", id=self.id, connection_file=connection_file,
+                          answers=[str(p) for p in sorted(self.answers_dir.iterdir())])
+        return ForkedKernel(self)
+
+    def close(self):
+        """Kill the submission's namespace (every process in it) and wait until it is gone."""
+        if self.warm.alive:
+            self.warm.request(op="kill", id=self.id)
+            for _ in range(200):
+                if self.warm.request(op="poll", id=self.id).get("status") is not None:
+                    break
+                time.sleep(0.05)
+        shutil.rmtree(self.host_dir, ignore_errors=True)
+
+
+class ForkedKernel:
+    """What jupyter_client's provisioner expects of a Popen, for a kernel forked in a warm box."""
+
+    stdin = stdout = stderr = None
+    pid = None
+
+    def __init__(self, slot: Slot):
+        self.slot, self.returncode = slot, None
+
+    def poll(self):
+        if self.returncode is None:
+            self.returncode = (self.slot.warm.request(op="poll", id=self.slot.id).get("status")
+                               if self.slot.warm.alive else -9)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        while self.poll() is None:
+            time.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, signum):
+        self.slot.warm.request(op="signal", id=self.slot.id, signum=int(signum))
+
+    def kill(self):
+        self.slot.warm.request(op="kill", id=self.slot.id)
+
+    def terminate(self):
+        self.send_signal(15)
+
+
+class ForkedProvisioner(LocalProvisioner):
+    """LocalProvisioner (connection file, ports, shutdown), with the kernel forked in the slot, not started."""
+
+    async def launch_kernel(self, cmd, **kwargs):
+        self.process = self.parent.slot.launch(self.parent.connection_file)
+        self.pid = self.pgid = None
+        return self.connection_info
+
+
+class WarmKernelManager(AsyncKernelManager):
+    """A kernel forked in a warm box's slot, talking over ipc sockets in the slot's socket folder."""
+
+    slot: Slot = None
+
+    def __init__(self, *args, **kwargs):
+        kwargs.update(transport="ipc", ip=str(self.slot.socket_dir / "k"),
+                      connection_file=str(self.slot.socket_dir / "kernel.json"))
+        super().__init__(*args, **kwargs)
+
+    async def _async_pre_start_kernel(self, **kw):
+        self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+        self.provisioner = ForkedProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+        return await super()._async_pre_start_kernel(**kw)
+
+    @classmethod
+    def for_slot(cls, slot: Slot) -> type:
+        return type("SlotKernelManager", (cls,), {"slot": slot})

@@ -106,3 +106,54 @@ def test_an_unprivileged_instructor_grades_in_the_sandbox_and_its_caps_hold():
         assert forked < cfg.SANDBOX_LIMITS["processes"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+LEAVE_TRACES = r'''
+import os, subprocess, ipykernel
+socket_dir = os.path.dirname(ipykernel.get_connection_file())
+spool = os.path.dirname(os.path.dirname(socket_dir))
+tried = {}
+for folder in ("/tmp", "/dev/shm", os.path.expanduser("~"), os.getcwd(), "/answers", spool, socket_dir,
+               os.path.dirname(spool)):
+    try:
+        with open(os.path.join(folder, "left_by_the_previous_student"), "w") as f:
+            f.write("x")
+        tried[folder] = "written"
+    except OSError as err:
+        tried[folder] = type(err).__name__
+subprocess.Popen(["sleep", "600"], start_new_session=True)
+os.environ["LEFT_BY_THE_PREVIOUS_STUDENT"] = "1"
+print("TRIED", tried)
+'''
+LOOK_FOR_TRACES = r'''
+import os, glob, ipykernel
+socket_dir = os.path.dirname(ipykernel.get_connection_file())
+spool = os.path.dirname(os.path.dirname(socket_dir))
+found = [p for folder in ("/tmp", "/dev/shm", os.path.expanduser("~"), os.getcwd(), "/answers", spool,
+                          os.path.dirname(spool))
+         for p in glob.glob(os.path.join(folder, "**", "left_by_the_previous_student"), recursive=True)]
+sleepers = [p for p in os.listdir("/proc") if p.isdigit() and b"sleep" in open(f"/proc/{p}/cmdline", "rb").read()]
+print("FOUND", found, sleepers, os.environ.get("LEFT_BY_THE_PREVIOUS_STUDENT"))
+'''
+
+
+def with_first_cell(source):
+    nb = corpus.notebook("passes_all")
+    nb.cells.insert(0, nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def output_of_first_cell(graded):
+    return "".join(o.get("text", "") for o in graded.notebook.cells[0].outputs)
+
+
+@pytest.mark.skipif(not cfg.SANDBOX_WARM, reason="the warm box is off in course_config.py")
+def test_nothing_of_one_submission_reaches_the_next_in_the_same_warm_box(pipeline):
+    first = pipeline.grade(with_first_cell(LEAVE_TRACES), "leaves_traces")
+    tried = output_of_first_cell(first)
+    assert "TRIED" in tried and "written" in tried  # it could write in its own tmpfs folders...
+    assert first.score == corpus.TOTAL
+    second = pipeline.grade(with_first_cell(LOOK_FOR_TRACES), "looks_for_traces")
+    assert output_of_first_cell(second).strip() == "FOUND [] [] None"  # ...and the next one sees none of it
+    assert second.score == corpus.TOTAL
+    assert not list(executor.warm_box().spool.rglob("left_by_the_previous_student"))

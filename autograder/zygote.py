@@ -1,0 +1,221 @@
+"""The warm sandbox's fork server: it runs inside a bubblewrap box (autograder/sandbox.py, WarmBox), imports what
+every notebook imports once, then forks one kernel per submission into namespaces of its own.
+
+Standalone on purpose: the box holds this file and nothing else of the kit. Protocol, one JSON line each way on
+stdin/stdout: {"op": "fork", "id", "connection_file", "answers": [host files], "slot": folder} -> {"pid"};
+{"op": "poll", "id"} -> {"status": null | exit code}; {"op": "signal", "id", "signum"}; {"op": "kill", "id"}.
+
+Per submission (all before any student code runs):
+  C  (forked from here)   starts a session of its own (a kernel's kill(0) never reaches the server), closes the
+                          control pipe, unshares mount, PID, IPC, network and UTS namespaces, forks G,
+                          forwards signals to it and exits with its status;
+  G  (PID 1 of the new PID namespace; every process of the submission dies with it)  mounts fresh size-capped
+                          tmpfs on /tmp, /dev/shm and the home folder, binds the assignment files read-only into
+                          the home folder, this submission's answer files onto /answers and its socket folder,
+                          makes the rest of the spool read-only, drops every capability for good (bounding set,
+                          no_new_privs), forks K and reaps orphans until K ends;
+  K  (the kernel)         sets the resource limits, the environment and the home folder, and starts ipykernel.
+The fork server itself is not dumpable (no process of a submission can ptrace or read its memory), runs no student
+code, and no namespace of one submission outlives it: the next one starts from the clean state imported here.
+"""
+import ctypes
+import json
+import os
+import signal
+import sys
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 8192, 0x4000, 1 << 18
+STAGE = "/opt/latent_lab/stage"  # where each fresh tmpfs is prepared before it is moved in
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 4, 24, 38
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def call(result, what):
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def mount(source, target, fstype=None, flags=0, data=None):
+    call(libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+                    data.encode() if data else None), f"mount {target}")
+
+
+def drop_capabilities():
+    for cap in range(64):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    call(libc.capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)()), "capset")
+    call(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+
+
+def forward_signals_to(pid):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, lambda s, _frame: os.kill(pid, s))
+
+
+def to_dev_null(log=None):
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if log:  # LATENT_LAB_DEBUG_SANDBOX: the submission's own stderr, for the kit's developers
+        os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
+    os.closerange(3, 65536)  # the control pipe above all: no student process may speak to the fork server
+
+
+def under(path, folder):
+    return os.path.commonpath([path, folder]) == folder
+
+
+def fresh_tmpfs(target, size_mb, keep):
+    """A new empty tmpfs on target, prepared offstage and moved in, carrying the (path, read_only) in `keep` that
+    lie under target (a venv in /tmp, this submission's socket folder): nothing else of the old one shows."""
+    mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb << 20},mode=1777")
+    for path, read_only in keep:
+        if under(path, target):
+            staged = os.path.join(STAGE, os.path.relpath(path, target))
+            os.makedirs(staged, exist_ok=True)
+            mount(path, staged, flags=MS_BIND | MS_REC)
+            if read_only:
+                mount(path, staged, flags=MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    mount(STAGE, target, flags=MS_MOVE)
+
+
+def set_up_namespaces(settings, request):
+    """In G: the submission's own filesystem view, then no capability left."""
+    home = settings["home"]
+    mount("none", "/", flags=MS_REC | MS_PRIVATE)
+    try:  # its own /proc shows only its own processes; where the kernel refuses (bwrap as root), the box's shows
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)  # the server, which is not dumpable, and this one
+    except OSError:
+        pass
+    answers = settings["answers"]
+    mount("tmpfs", answers, "tmpfs", MS_NOSUID | MS_NODEV, "size=4096,mode=755")
+    for source in request["answers"]:  # the only files under /answers, writable; nothing else can be made there
+        target = os.path.join(answers, os.path.basename(source))
+        open(target, "w").close()
+        mount(source, target, flags=MS_BIND)
+    mount("tmpfs", answers, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    socket_dir = os.path.dirname(request["connection_file"])
+    mount(socket_dir, socket_dir, flags=MS_BIND)  # its own mount: stays writable when the spool turns read-only
+    keep = [(path, True) for path in settings["python_roots"]] + [(socket_dir, False)]
+    for target, size in (("/tmp", settings["tmp_mb"]), ("/dev/shm", settings["tmp_mb"]), (home, settings["work_mb"])):
+        fresh_tmpfs(target, size, keep)
+    for source in settings["assignment_files"]:  # read-only copies of vae.pt and the contract, as in a cold box
+        target = os.path.join(home, os.path.basename(source))
+        open(target, "w").close()
+        mount(source, target, flags=MS_BIND)
+        mount(source, target, flags=MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    spool = settings["spool"]
+    if not any(under(spool, folder) for folder in ("/tmp", "/dev/shm", home)):
+        mount(spool, spool, flags=MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)  # nothing left behind
+    drop_capabilities()
+
+
+def run_kernel(settings, request):
+    """In K: limits, environment, then ipykernel, as `python -m ipykernel_launcher -f FILE` would run it."""
+    import resource
+
+    limits = settings["limits"]
+    resource.setrlimit(resource.RLIMIT_DATA, (limits["memory_mb"] << 20,) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mb"] << 20,) * 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.environ.clear()
+    os.environ.update(settings["environment"])
+    os.chdir(settings["home"])
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance(argv=["-f", request["connection_file"]])
+
+
+def start_submission(settings, request):
+    """In C, just forked from the server: never returns."""
+    try:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the server gone, the submission goes too
+        os.setsid()  # out of the server's process group: kill(0, SIGSTOP) in a kernel must not reach the server
+        to_dev_null(os.path.join(os.path.dirname(request["connection_file"]), "stderr.log")
+                    if settings.get("debug") else None)
+        call(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS), "unshare")
+        g = os.fork()
+        if g == 0:  # G: PID 1 of the submission's namespace
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            os.setsid()  # a session and process group inside the namespace: kill(0) reaches only the submission
+            set_up_namespaces(settings, request)
+            libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+            k = os.fork()
+            if k == 0:
+                run_kernel(settings, request)
+                os._exit(0)
+            forward_signals_to(k)
+            while True:  # reap orphans; end with the kernel
+                pid, status = os.waitpid(-1, 0)
+                if pid == k:
+                    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        forward_signals_to(g)
+        while True:
+            try:
+                _, status = os.waitpid(g, 0)
+                os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+            except InterruptedError:
+                continue
+    except BaseException:  # noqa: BLE001  a child never returns into the server's loop
+        import traceback
+
+        traceback.print_exc()  # to /dev/null, or to the debug log
+        os._exit(70)
+
+
+def serve(settings):
+    children = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        op, kernel_id = request["op"], request.get("id")
+        reply = {}
+        if op == "fork":
+            pid = os.fork()
+            if pid == 0:
+                start_submission(settings, request)
+            children[kernel_id] = pid
+            reply = {"pid": pid}
+        elif op == "poll":
+            reply = {"status": 0}
+            if kernel_id in children:
+                done, status = os.waitpid(children[kernel_id], os.WNOHANG)
+                reply = {"status": os.waitstatus_to_exitcode(status) if done else None}
+                if done:
+                    del children[kernel_id]
+        elif op in ("signal", "kill"):
+            pid = children.get(kernel_id)
+            if pid:
+                try:
+                    os.kill(pid, signal.SIGKILL if op == "kill" else request["signum"])
+                except ProcessLookupError:
+                    pass
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+
+
+def main():
+    settings = json.loads(sys.argv[1])
+    del sys.path[0]  # this file's folder; the kernel adds its working folder itself, as ipykernel_launcher does
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    os.environ.update(settings["environment"])  # MPLBACKEND before matplotlib is imported
+    for module in settings["preload"]:
+        __import__(module)
+    sys.stdout.write(json.dumps({"ready": True}) + "\n")
+    sys.stdout.flush()
+    serve(settings)
+
+
+if __name__ == "__main__":
+    main()
