@@ -266,20 +266,9 @@ def run_notebook(nb, sandbox: str):
         runner = RunInBox(timeout=cfg.CELL_TIMEOUT_SECONDS)
         runner.preprocess(nb, {"metadata": {"path": str(work)}})
         return answers, lambda: shutil.rmtree(work, ignore_errors=True), runner.stopped
-    if cfg.SANDBOX_WARM:
-        from autograder.sandbox import WarmKernelManager
-
-        slot = warm_box().slot()
-        try:
-            runner = RunInBox(timeout=cfg.CELL_TIMEOUT_SECONDS, kernel_manager_class=WarmKernelManager.for_slot(slot))
-            runner.preprocess(nb, {"metadata": {"path": str(slot.host_dir)}})
-        except BaseException:
-            slot.close()
-            raise
-        return slot.answers_dir, slot.close, runner.stopped
     from autograder.sandbox import Box, SandboxedKernelManager
 
-    box = Box(_assignment_files(), list(cfg.CHECK_POINTS))
+    box = warm_box().slot() if cfg.SANDBOX_WARM else Box(_assignment_files(), list(cfg.CHECK_POINTS))
     try:
         runner = RunInBox(timeout=cfg.CELL_TIMEOUT_SECONDS, kernel_manager_class=SandboxedKernelManager.for_box(box))
         runner.preprocess(nb, {"metadata": {"path": str(box.host_dir)}})

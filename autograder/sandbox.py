@@ -45,6 +45,7 @@ ANSWERS = "/answers"
 DATA = "/data"
 SANDBOX_UID = 65534  # "nobody": owns nothing outside
 CGROUP_V1 = Path("/sys/fs/cgroup")
+THREAD_SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 class MachineProblem(RuntimeError):
@@ -177,12 +178,14 @@ class Box:
         self.cgroup = Cgroup()
 
     def environment(self) -> dict:
-        """The kernel's whole environment: nothing of the grader's (--clearenv)."""
+        """The kernel's whole environment: nothing of the grader's (--clearenv) but its thread counts (a Dask
+        worker sets OMP_NUM_THREADS=1, so N workers' kernels share N cores instead of fighting over them)."""
+        threads = {name: os.environ[name] for name in THREAD_SETTINGS if os.environ.get(name, "").isdigit()}
         return {"HOME": HOME, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
                 "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                 "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
                 contract.ANSWERS_DIR_ENV: ANSWERS, "LATENT_LAB_EXPORTER": "/opt/latent_lab/contract.py",
-                "LATENT_LAB_DATA": DATA, "NBGRADER_EXECUTION": "autograde"}
+                "LATENT_LAB_DATA": DATA, "NBGRADER_EXECUTION": "autograde", **threads}
 
     def command(self, kernel_argv: list) -> list:
         limits = cfg.SANDBOX_LIMITS
@@ -234,9 +237,10 @@ def with_rlimits(argv: list) -> list:
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel that starts inside a box and talks over ipc sockets in its socket folder. Use for_box()."""
+    """A kernel that starts inside a box (or is forked in a warm box's slot) and talks over ipc sockets in its
+    socket folder. Use for_box()."""
 
-    box: Box = None
+    box = None  # a Box, or a warm box's Slot
 
     def __init__(self, *args, **kwargs):
         kwargs.update(transport="ipc", ip=str(self.box.socket_dir / "k"),
@@ -245,10 +249,16 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", str(self.box.socket_dir / "kernel.json")]
-        return self.box.command(kernel)
+        return kernel if isinstance(self.box, Slot) else self.box.command(kernel)  # a slot's kernel is forked
+
+    async def _async_pre_start_kernel(self, **kw):
+        if isinstance(self.box, Slot):  # forked by the warm box's server, not started from a command
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+            self.provisioner = ForkedProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
+        return await super()._async_pre_start_kernel(**kw)
 
     @classmethod
-    def for_box(cls, box: Box) -> type:
+    def for_box(cls, box) -> type:
         """nbclient wants a class, not an instance: one subclass per box."""
         return type("BoxKernelManager", (cls,), {"box": box})
 
@@ -417,26 +427,6 @@ class ForkedProvisioner(LocalProvisioner):
     """LocalProvisioner (connection file, ports, shutdown), with the kernel forked in the slot, not started."""
 
     async def launch_kernel(self, cmd, **kwargs):
-        self.process = self.parent.slot.launch(self.parent.connection_file)
+        self.process = self.parent.box.launch(self.parent.connection_file)
         self.pid = self.pgid = None
         return self.connection_info
-
-
-class WarmKernelManager(AsyncKernelManager):
-    """A kernel forked in a warm box's slot, talking over ipc sockets in the slot's socket folder."""
-
-    slot: Slot = None
-
-    def __init__(self, *args, **kwargs):
-        kwargs.update(transport="ipc", ip=str(self.slot.socket_dir / "k"),
-                      connection_file=str(self.slot.socket_dir / "kernel.json"))
-        super().__init__(*args, **kwargs)
-
-    async def _async_pre_start_kernel(self, **kw):
-        self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
-        self.provisioner = ForkedProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
-        return await super()._async_pre_start_kernel(**kw)
-
-    @classmethod
-    def for_slot(cls, slot: Slot) -> type:
-        return type("SlotKernelManager", (cls,), {"slot": slot})
