@@ -48,7 +48,8 @@ def dask_cluster(tmp_path):
     """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1, started from the kit's root."""
     bin_dir = Path(sys.executable).parent
     scheduler_file = tmp_path / "scheduler.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+           "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
     processes = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
                                    "--no-dashboard", "--scheduler-file", scheduler_file], cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
