@@ -9,8 +9,9 @@ files, timestamps, late penalties, SaveAutoGrades), with the worker's result in 
 again (UseWorkerResult). So the course's gradebook has one writer, and generate_feedback, export and formgrader
 (its per-student autograde button included) work after it as after `nbgrader autograde`.
 
-Resumable: a student counts as graded when the autograded notebook is readable and the gradebook holds a score for
-each autograded cell; a rerun grades only the others (--force grades everyone again). Killed at any moment, the
+Resumable: a student counts as graded when the autograded notebook is readable, the gradebook holds a score for
+each autograded cell and nothing was submitted since (nbgrader's own rule); a rerun grades only the others (--force
+grades everyone again). Killed at any moment, the
 gradebook stays consistent (SQLite transactions) and at most the students in flight are graded again.
 """
 import argparse
@@ -47,6 +48,11 @@ def graded_already(api, assignment: str, student: str) -> bool:
 
     coursedir = api.coursedir
     folder = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+    submitted = coursedir.get_existing_timestamp(coursedir.format_path(coursedir.submitted_directory, student,
+                                                                       assignment))
+    graded = coursedir.get_existing_timestamp(str(folder))
+    if submitted is not None and graded is not None and submitted > graded:
+        return False  # resubmitted since: graded again, as nbgrader does
     try:
         for path in folder.glob("*.ipynb"):
             nbformat.read(path, as_version=4)

@@ -90,6 +90,10 @@ def test_killed_halfway_a_rerun_grades_only_the_rest_and_loses_nothing(tmp_path)
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     again = kit_autograde(root, "--student", "passes_all")
     assert again.returncode == 0 and "1 of 1 students already graded" in again.stderr
+    timestamp = root / "submitted" / "ex4_upside_down" / cfg.ASSIGNMENT_ID / "timestamp.txt"
+    timestamp.write_text("2026-11-21 12:00:00.000000 UTC")  # resubmitted after grading: graded again
+    resubmitted = kit_autograde(root, "--student", "ex4_upside_down")
+    assert "already graded" not in resubmitted.stderr and "Graded 1 students" in resubmitted.stderr
 
 
 def test_it_must_run_from_a_course_root(tmp_path):
