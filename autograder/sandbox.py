@@ -25,6 +25,7 @@ where one is writable), tmpfs sizes; time caps live in the executor.
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -207,7 +208,7 @@ class Box:
         for path in self.answer_files:
             args += ["--bind", str(path), f"{ANSWERS}/{path.name}"]
         args += ["--bind", str(self.socket_dir), str(self.socket_dir),
-                 "--remount-ro", "/",
+                 "--remount-ro", "/", "--remount-ro", "/dev",
                  "--chdir", HOME, "--clearenv"]
         for key, value in self.environment().items():
             args += ["--setenv", key, value]
@@ -218,7 +219,18 @@ class Box:
 
     def close(self):
         self.cgroup.close()
-        shutil.rmtree(self.host_dir, ignore_errors=True)
+        remove_tree(self.host_dir)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a box's host folder, also where the kernel left a folder it made unwritable (mode 0555). Links are
+    never followed: only real folders get their mode back."""
+    for root, folders, _ in os.walk(path):
+        for name in folders:
+            folder = os.path.join(root, name)
+            if stat.S_ISDIR(os.lstat(folder).st_mode):
+                os.chmod(folder, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def with_rlimits(argv: list) -> list:
@@ -313,13 +325,15 @@ class WarmBox:
         if Path(cfg.DATA_DIR).is_dir():
             args += ["--ro-bind", str(Path(cfg.DATA_DIR).resolve()), DATA]
         args += ["--dir", ANSWERS, "--dir", "/opt/latent_lab/stage", "--bind", str(self.spool), str(self.spool),
-                 "--remount-ro", "/",
+                 "--remount-ro", "/", "--remount-ro", "/dev",
                  "--chdir", HOME, "--clearenv"]
         for key, value in Box.environment(None).items():
             args += ["--setenv", key, value]
         args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                  "--hostname", "sandbox", "--disable-userns", "--die-with-parent", "--new-session",
-                 "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--",
+                 # the server is PID 1: no bwrap init (dumpable, same uid) whose /proc/1/root or /proc/1/mem a
+                 # kernel could open to reach the box's shared folders or later kernels
+                 "--as-pid-1", "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--",
                  sys.executable, "-E", "-s", "/opt/latent_lab/zygote.py", json.dumps(settings)]
         self.process = subprocess.Popen([*self.cgroup.join_command(), "/usr/bin/env", "-i", *args],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -359,7 +373,7 @@ class WarmBox:
             self.process.kill()
         self.process.wait()
         self.cgroup.close()
-        shutil.rmtree(self.host_dir, ignore_errors=True)
+        remove_tree(self.host_dir)
 
 
 class Slot:
@@ -390,7 +404,7 @@ class Slot:
                 if self.warm.request(op="poll", id=self.id).get("status") is not None:
                     break
                 time.sleep(0.05)
-        shutil.rmtree(self.host_dir, ignore_errors=True)
+        remove_tree(self.host_dir)
 
 
 class ForkedKernel:

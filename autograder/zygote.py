@@ -56,6 +56,33 @@ def drop_capabilities():
     call(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
+KEYRING_SYSCALLS = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}  # add_key, request_key, keyctl
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+
+
+def block_keyrings():
+    """A seccomp filter: the kernel's keyrings are per uid, so two submissions would share one; they get EPERM."""
+    machine = os.uname().machine
+    if machine not in KEYRING_SYSCALLS:
+        raise OSError(f"no keyring filter for {machine}")
+
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    allow, kill, eperm = 0x7FFF0000, 0x80000000, 0x00050000 | 1
+    first, second, third = KEYRING_SYSCALLS[machine]
+    rules = [Filter(load, 0, 0, 4), Filter(jeq, 0, 7, AUDIT_ARCH[machine]),  # another ABI: killed (index 9)
+             Filter(load, 0, 0, 0), Filter(jge, 5, 0, 0x40000000),            # x32 numbers: killed
+             Filter(jeq, 2, 0, first), Filter(jeq, 1, 0, second), Filter(jeq, 0, 1, third),
+             Filter(ret, 0, 0, eperm), Filter(ret, 0, 0, allow), Filter(ret, 0, 0, kill)]
+    program = Program(len(rules), (Filter * len(rules))(*rules))
+    call(libc.prctl(22, 2, ctypes.byref(program), 0, 0), "seccomp")  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+
+
 def forward_signals_to(pid):
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(signum, lambda s, _frame: os.kill(pid, s))
@@ -92,9 +119,9 @@ def set_up_namespaces(settings, request):
     """In G: the submission's own filesystem view, then no capability left."""
     home = settings["home"]
     mount("none", "/", flags=MS_REC | MS_PRIVATE)
-    try:  # its own /proc shows only its own processes; where the kernel refuses (bwrap as root), the box's shows
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)  # the server, which is not dumpable, and this one
-    except OSError:
+    try:  # its own /proc shows only its own processes. Where the kernel refuses (bwrap's covered /proc), the box's
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV)  # shows: the server (PID 1, --as-pid-1) and C, both
+    except OSError:                                          # not dumpable, so neither /proc/N/root nor mem opens
         pass
     answers = settings["answers"]
     mount("tmpfs", answers, "tmpfs", MS_NOSUID | MS_NODEV, "size=4096,mode=755")
@@ -117,6 +144,7 @@ def set_up_namespaces(settings, request):
     if not any(under(spool, folder) for folder in ("/tmp", "/dev/shm", home)):
         mount(spool, spool, flags=MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)  # nothing left behind
     drop_capabilities()
+    block_keyrings()
 
 
 def run_kernel(settings, request):
@@ -146,9 +174,18 @@ def start_submission(settings, request):
         to_dev_null(os.path.join(os.path.dirname(request["connection_file"]), "stderr.log")
                     if settings.get("debug") else None)
         call(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS), "unshare")
+        alive_read, alive_write = os.pipe()  # C holds the write end: EOF in G means C is gone
         g = os.fork()
         if g == 0:  # G: PID 1 of the submission's namespace
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            os.close(alive_write)
+            os.set_blocking(alive_read, False)
+            try:
+                if os.read(alive_read, 1) == b"":  # C died before the death signal was set: nothing may stay
+                    os._exit(71)
+            except BlockingIOError:
+                pass
+            os.close(alive_read)
             os.setsid()  # a session and process group inside the namespace: kill(0) reaches only the submission
             set_up_namespaces(settings, request)
             libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
@@ -161,6 +198,7 @@ def start_submission(settings, request):
                 pid, status = os.waitpid(-1, 0)
                 if pid == k:
                     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+        os.close(alive_read)
         forward_signals_to(g)
         while True:
             try:

@@ -114,7 +114,7 @@ socket_dir = os.path.dirname(ipykernel.get_connection_file())
 spool = os.path.dirname(os.path.dirname(socket_dir))
 tried = {}
 for folder in ("/tmp", "/dev/shm", os.path.expanduser("~"), os.getcwd(), "/answers", spool, socket_dir,
-               os.path.dirname(spool)):
+               os.path.dirname(spool), "/dev", "/proc/1/root/tmp", "/proc/1/root" + spool):
     try:
         with open(os.path.join(folder, "left_by_the_previous_student"), "w") as f:
             f.write("x")
@@ -123,6 +123,16 @@ for folder in ("/tmp", "/dev/shm", os.path.expanduser("~"), os.getcwd(), "/answe
         tried[folder] = type(err).__name__
 subprocess.Popen(["sleep", "600"], start_new_session=True)
 os.environ["LEFT_BY_THE_PREVIOUS_STUDENT"] = "1"
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+tried["keyring"] = libc.syscall(248, b"user", b"left_by_the_previous_student", b"x", 1, -4)  # add_key to @u
+for pid in os.listdir("/proc"):  # processes outside this submission's PID namespace have one NSpid entry
+    try:
+        outside = len(open(f"/proc/{pid}/status").read().split("NSpid:")[1].split("\n")[0].split()) == 1
+        open(f"/proc/{pid}/mem", "rb").close()
+        tried[f"mem of {pid}"] = "opened outside" if outside else "own"
+    except (OSError, IndexError):
+        pass
 print("TRIED", tried)
 '''
 LOOK_FOR_TRACES = r'''
@@ -130,8 +140,12 @@ import os, glob, ipykernel
 socket_dir = os.path.dirname(ipykernel.get_connection_file())
 spool = os.path.dirname(os.path.dirname(socket_dir))
 found = [p for folder in ("/tmp", "/dev/shm", os.path.expanduser("~"), os.getcwd(), "/answers", spool,
-                          os.path.dirname(spool))
+                          os.path.dirname(spool), "/dev")
          for p in glob.glob(os.path.join(folder, "**", "left_by_the_previous_student"), recursive=True)]
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.syscall(250, 0, libc.syscall(250, 0, -4, 0), b"user", b"left_by_the_previous_student", 0) > 0:
+    found.append("keyring")  # keyctl(KEYCTL_SEARCH, @u, "user", name)
 sleepers = [p for p in os.listdir("/proc") if p.isdigit() and b"sleep" in open(f"/proc/{p}/cmdline", "rb").read()]
 print("FOUND", found, sleepers, os.environ.get("LEFT_BY_THE_PREVIOUS_STUDENT"))
 '''
@@ -152,6 +166,8 @@ def test_nothing_of_one_submission_reaches_the_next_in_the_same_warm_box(pipelin
     first = pipeline.grade(with_first_cell(LEAVE_TRACES), "leaves_traces")
     tried = output_of_first_cell(first)
     assert "TRIED" in tried and "written" in tried  # it could write in its own tmpfs folders...
+    assert "'/dev': 'OSError'" in tried and "'/proc/1/root/tmp': '" in tried and "/proc/1/root/tmp': 'written'" \
+        not in tried and "'keyring': -1" in tried and "opened outside" not in tried  # ...nowhere else
     assert first.score == corpus.TOTAL
     second = pipeline.grade(with_first_cell(LOOK_FOR_TRACES), "looks_for_traces")
     assert output_of_first_cell(second).strip() == "FOUND [] [] None"  # ...and the next one sees none of it
