@@ -107,13 +107,15 @@ def run(args) -> int:
               "them again)", file=sys.stderr)
     notebooks = {s: Path(coursedir.format_path(coursedir.submitted_directory, s, args.assignment),
                          f"{args.assignment}.ipynb") for s in todo}
-    submissions = [parallel.read(path, s, path.parent) for s, path in notebooks.items() if os.path.lexists(path)]
+    present = {s: path for s, path in notebooks.items() if os.path.lexists(path)}
+    submissions = (parallel.read(path, s, path.parent) for s, path in present.items())  # each read when it is sent
     failed = []
     for student in (s for s, path in notebooks.items() if not os.path.lexists(path)):  # nbgrader zeroes it itself
         failed += [] if api.autograde(args.assignment, student, force=True, create=True)["success"] else [student]
     sandbox = "none" if args.no_sandbox else cfg.SANDBOX
     try:
-        for submission, graded in parallel.grade_many(submissions, sandbox, args.workers, args.scheduler):
+        for submission, graded in parallel.grade_many(submissions, sandbox, args.workers, args.scheduler,
+                                                      total=len(present)):
             UseWorkerResult.results[submission.student] = graded
             result = api.autograde(args.assignment, submission.student, force=True, create=True)
             if not result["success"]:

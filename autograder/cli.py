@@ -89,9 +89,9 @@ def graded_one_by_one(notebooks, keys, root, sandbox, args):
     """(key, Graded) for each notebook as it finishes: in this process, or on workers (--workers, --scheduler)."""
     from autograder import parallel
 
-    submissions = [parallel.read(path, keys[path], root) for path in notebooks]
+    submissions = (parallel.read(path, keys[path], root) for path in notebooks)  # each read when it is sent
     for submission, graded in parallel.grade_many(submissions, sandbox, args.workers, args.scheduler,
-                                                  progress=len(notebooks) > 1):
+                                                  progress=len(notebooks) > 1, total=len(notebooks)):
         yield submission.student, graded
 
 

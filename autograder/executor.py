@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
 import course_config as cfg
-from autograder.sandbox import MachineProblem
+from autograder.sandbox import MachineProblem, temp_dir
 
 log = logging.getLogger(__name__)
 SOURCE_DIR = cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID
@@ -257,7 +256,7 @@ def run_notebook(nb, sandbox: str):
     if sandbox == "none":
         from autograder.nbgrader_steps import kernel_environment
 
-        work = Path(tempfile.mkdtemp(prefix="latent_lab_run_"))
+        work = temp_dir("latent_lab_run_")
         answers = work / "answers"
         answers.mkdir()
         for item in _assignment_files():

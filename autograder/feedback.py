@@ -15,13 +15,10 @@ import numpy as np  # noqa: E402
 import course_config as cfg  # noqa: E402
 from reference import lesson  # noqa: E402
 from autograder.reference_answers import verdict_name  # noqa: E402
+from autograder.results import score  # noqa: E402
 
 TITLES = {"ex3_arithmetic": "Exercise 3: latent arithmetic", "ex4_grid": "Exercise 4: the latent grid",
           "ex5_experiment": "Exercise 5: targeted generation"}
-
-
-def score(results) -> float:
-    return round(sum(r.points for r in results), 4)
 
 
 def text_report(cell_id, results, notes=()) -> str:

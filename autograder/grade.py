@@ -3,30 +3,13 @@
 Answer export (in the kernel), checks (here) and score writing (nbgrader's SaveAutoGrades, or the CLI's
 results.json) stay separate steps, so each can move (a sandbox, a Dask worker, a single gradebook writer).
 """
-from dataclasses import dataclass
 from pathlib import Path
 
 import course_config as cfg
 from autograder import feedback
 from autograder.reference_answers import get_reference
+from autograder.results import CellGrade, CheckResult
 from autograder.run_checks import load_all_answers, run_checks
-
-
-@dataclass
-class CellGrade:
-    cell_id: str
-    results: list
-    html: str
-    text: str
-    notes: tuple = ()  # what the checks left out of judging
-
-    @property
-    def score(self) -> float:
-        return feedback.score(self.results)
-
-    @property
-    def max_score(self) -> float:
-        return sum(r.max_points for r in self.results)
 
 
 def grade_answers(answers_dir: Path, pictures: bool = True, stopped: str = "", raised: dict = None) -> dict:
@@ -73,8 +56,6 @@ def once_per_cause(results: dict) -> dict:
 
 def not_run(reason: str) -> dict:
     """Every check failed with one reason: for a submission that could not be run at all."""
-    from autograder.run_checks import CheckResult
-
     grades = {}
     for cell_id, checks in cfg.CHECK_POINTS.items():
         results = [CheckResult(cell_id, name, 0.0, points, reason) for name, points in checks.items()]

@@ -15,7 +15,9 @@ Workers need the kit (its code, .venv, data, sandbox), started from its root:
     PYTHONPATH=$PWD .venv/bin/dask worker tcp://SCHEDULER:8786 --nthreads 1
 """
 import atexit
+import itertools
 import logging
+import multiprocessing
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +25,18 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder import executor
-from autograder.grade import not_run
 
 log = logging.getLogger(__name__)
+IN_FLIGHT_PER_WORKER = 3  # submissions sent ahead per worker thread: enough to keep it busy, few in memory
 ALLOWED_FAILURES = 1  # a worker death retries the submission once elsewhere; a second one grades it zero
 DASK_SETTINGS = {  # for local clusters; a scheduler and workers started by hand take them as DASK_* variables
     "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
     "distributed.worker.profile.enabled": False,  # its 10 ms stack sampling cost ~0.3 CPU-s per submission
+    "distributed.worker.multiprocessing-method": "forkserver",  # local workers fork from one that imported the kit
 }
+# What the fork server imports once for every local worker (each would otherwise spend ~3 CPU-s importing torch,
+# nbgrader and the checks); it imports, never runs anything, so forking from it is safe.
+WORKER_PRELOAD = ["distributed", "autograder.parallel", "autograder.pipeline", "autograder.grade"]
 
 
 @dataclass
@@ -74,19 +80,24 @@ def grade_with(pipeline, submission: Submission) -> executor.Graded:
     return graded
 
 
-def grade_many(submissions: list, sandbox: str, workers: int = None, scheduler: str = None, progress: bool = True):
-    """Yield (submission, Graded) as each finishes: on workers when asked, else here, one after another."""
+def grade_many(submissions, sandbox: str, workers: int = None, scheduler: str = None, progress: bool = True,
+               total: int = None):
+    """Yield (submission, Graded) as each finishes: on workers when asked, else here, one after another.
+    submissions may be a generator that reads each file when asked: only a few are held in memory at once."""
     if workers or scheduler:
-        yield from grade_in_parallel(submissions, sandbox, workers, scheduler, progress)
+        yield from grade_in_parallel(submissions, sandbox, workers, scheduler, progress, total)
         return
     from autograder.pipeline import Pipeline
 
     with Pipeline(sandbox) as pipeline:
-        for submission in tqdm(submissions, desc="grading", unit="notebook", file=sys.stderr, disable=not progress):
+        for submission in tqdm(submissions, total=total, desc="grading", unit="notebook", file=sys.stderr,
+                               disable=not progress):
             yield submission, grade_with(pipeline, submission)
 
 
 def died_twice(submission: Submission, error: Exception) -> executor.Graded:
+    from autograder.grade import not_run  # here only: the collecting process never imports torch otherwise
+
     reason = ("The grading worker died twice while running this notebook (on two machines), so it was not "
               "graded. That usually means the notebook uses far more memory than the lesson needs; run it top to "
               "bottom yourself (Kernel > Restart & Run All), fix what is slow or huge, and resubmit.")
@@ -99,39 +110,53 @@ def connect(workers: int = None, scheduler: str = None):
     """A Dask client: to the scheduler at `scheduler`, or to a new cluster of `workers` local processes."""
     import dask
     from distributed import Client, LocalCluster
+    from distributed.utils import get_mp_context
 
     if scheduler:
         return Client(scheduler, timeout="30s"), None
     with dask.config.set(DASK_SETTINGS):
+        get_mp_context()  # distributed sets its own preload list on its first call only; ours replaces it
+        multiprocessing.get_context("forkserver").set_forkserver_preload(WORKER_PRELOAD)
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                                silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
-def grade_in_parallel(submissions: list, sandbox: str, workers: int = None, scheduler: str = None,
-                      progress: bool = True):
-    """Yield (submission, Graded) as each finishes. On MachineProblem the rest is cancelled and it is raised."""
+def grade_in_parallel(submissions, sandbox: str, workers: int = None, scheduler: str = None, progress: bool = True,
+                      total: int = None):
+    """Yield (submission, Graded) as each finishes. Submissions are read and sent a few per worker ahead (a class
+    of big notebooks never sits in memory at once). On MachineProblem the rest is cancelled and it is raised."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
     client, cluster = connect(workers, scheduler)
+    to_send, sent, finished = iter(submissions), {}, as_completed()
+
+    def send_more():
+        ahead = IN_FLIGHT_PER_WORKER * max(sum(client.nthreads().values()), workers or 0, 1)  # workers may join
+        for submission in itertools.islice(to_send, max(ahead - len(sent), 0)):
+            future = client.submit(grade_on_worker, submission, sandbox, pure=False,
+                                   key=f"grade-{next(numbers)}-{submission.name}")
+            sent[future] = submission
+            finished.add(future)
+
+    numbers = itertools.count()
     try:
-        futures = {client.submit(grade_on_worker, submission, sandbox, pure=False,
-                                 key=f"grade-{i}-{submission.name}"): submission
-                   for i, submission in enumerate(submissions)}
+        send_more()
         failed = 0
-        with tqdm(total=len(futures), desc="grading", unit="notebook", file=sys.stderr, disable=not progress) as bar:
-            for future in as_completed(futures):
-                submission = futures[future]
+        with tqdm(total=total, desc="grading", unit="notebook", file=sys.stderr, disable=not progress) as bar:
+            for future in finished:
+                submission = sent.pop(future)
                 try:
                     graded = future.result()
                 except KilledWorker as err:
                     log.error("%s: the worker grading it died twice; graded zero", submission.student)
                     graded, failed = died_twice(submission, err), failed + 1
                 except Exception:  # MachineProblem, or a fault of the grader itself: stop, as the serial run does
-                    for other in futures:
+                    for other in sent:
                         other.cancel()
                     raise
+                send_more()
                 bar.update()
                 bar.set_postfix(running=sum(map(len, client.processing().values())), failed=failed)
                 yield submission, graded

@@ -5,14 +5,13 @@ Read: the submitted file, safely (a link, a fifo or garbage becomes a zero that 
 Sanitize (nbgrader's own): fresh outputs, unique ids, our kernelspec, grade cells restored from the source.
 Autograde: the executor runs the kernel in a sandbox and the checks in this process; nbgrader records scores.
 """
-import os
+import functools
 import shutil
-import sys
-import tempfile
 import warnings
 from pathlib import Path
 
 import nbformat
+import nbgrader.api
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateAssignment
@@ -26,6 +25,7 @@ from traitlets.config import Config
 
 import course_config as cfg
 from autograder.nbgrader_steps import ForgetUnknownGradeCells, GradeInSandbox, SubmissionReader, read_submission
+from autograder.sandbox import temp_dir
 
 READER = SubmissionReader   # reads the submitted file like the CLI: a link, a fifo or garbage becomes a zero with why
 SANITIZE = [
@@ -57,6 +57,23 @@ RECORD = GenerateAssignment.class_traits()["preprocessors"].default()
 RECORD = RECORD[:RECORD.index(SaveCells) + 1]
 
 
+@functools.cache
+def alembic_head() -> str:
+    """The migration nbgrader stamps a new gradebook with, asked of alembic's API in this process. nbgrader's own
+    get_alembic_version runs the `alembic` command for it: 1.5 CPU-s per new gradebook (each worker makes one), and
+    it fails when that command is not on PATH."""
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    settings = AlembicConfig()
+    settings.set_main_option("script_location", ALEMBIC_DIR)
+    return ScriptDirectory.from_config(settings).get_current_head()
+
+
+nbgrader.api.get_alembic_version = alembic_head  # every gradebook made where the pipeline is loaded (nbgrader too)
+
+
 def run_steps(steps, nb, resources, config: Config):
     """As nbconvert's exporter runs a list: each step built from the config, applied only if enabled."""
     for step in steps:
@@ -73,9 +90,7 @@ class Pipeline:
         self.config.GradeInSandbox.exit_on_machine_problem = False  # the caller stops its batch with the reason
         if sandbox:
             self.config.GradeInSandbox.sandbox = sandbox
-        if shutil.which("alembic") is None:  # nbgrader's Gradebook runs its environment's `alembic` to make a database
-            os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        self.folder = Path(tempfile.mkdtemp(prefix="latent_lab_gradebook_"))
+        self.folder = temp_dir("latent_lab_gradebook_")
         self.db_url = f"sqlite:///{self.folder / 'gradebook.db'}"
         with Gradebook(self.db_url) as gradebook:
             gradebook.update_or_create_assignment(cfg.ASSIGNMENT_ID)

@@ -8,7 +8,6 @@ a strange value all become failed checks with a message, so every submission end
 """
 import contextlib
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,22 +16,10 @@ import course_config as cfg
 from autograder.answers import ExportUnreadable, load_cell_answers
 from autograder.compare import CheckFailed
 from autograder.reference_answers import get_reference
+from autograder.results import CheckResult
 from autograder.sandbox import MachineProblem
 
 CHECKS_DIR = Path(__file__).parent / "checks"
-
-
-@dataclass
-class CheckResult:
-    cell_id: str
-    name: str
-    points: float
-    max_points: float
-    message: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return self.points == self.max_points
 
 
 class _NotExported:

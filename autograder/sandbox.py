@@ -159,7 +159,7 @@ class Box:
 
     def __init__(self, assignment_files, answer_names):
         self.bwrap = check_available()
-        self.host_dir = Path(tempfile.mkdtemp(prefix="latent_lab_box_"))
+        self.host_dir = temp_dir("latent_lab_box_")
         self.socket_dir = self.host_dir / "kernel"
         self.answers_dir = self.host_dir / "answers"
         self.socket_dir.mkdir()
@@ -220,6 +220,28 @@ class Box:
     def close(self):
         self.cgroup.close()
         remove_tree(self.host_dir)
+
+
+def temp_dir(prefix: str, parent: str = None) -> Path:
+    """A new folder named after this process, e.g. latent_lab_box_<pid>_xxxx. Folders of the same kind left by a
+    process that no longer exists (killed with -9, a Dask worker stopped mid-task) are removed first, so a batch
+    killed halfway leaves nothing behind for long."""
+    parent = Path(parent or tempfile.gettempdir())
+    for stale in parent.glob(f"{prefix}*_*"):
+        pid = stale.name[len(prefix):].split("_")[0]
+        if pid.isdigit() and not _process_exists(int(pid)) and stale.lstat().st_uid == os.geteuid():
+            remove_tree(stale)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}_", dir=parent))
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def remove_tree(path: Path) -> None:
@@ -294,8 +316,7 @@ class WarmBox:
         self.bwrap = check_available()
         self.answer_names = list(answer_names)
         # outside /tmp where there is room: each submission gets a fresh /tmp, and the spool must not hide under it
-        self.host_dir = Path(tempfile.mkdtemp(prefix="latent_lab_warm_",
-                                              dir="/var/tmp" if os.access("/var/tmp", os.W_OK) else None))
+        self.host_dir = temp_dir("latent_lab_warm_", "/var/tmp" if os.access("/var/tmp", os.W_OK) else None)
         self.spool = self.host_dir / "spool"
         self.spool.mkdir()
         (self.host_dir / "passwd").write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}::{HOME}:/bin/sh\n")

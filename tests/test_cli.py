@@ -64,3 +64,21 @@ def test_results_json_has_gradescopes_shape(tmp_path):
     result = cli.results_json(submission)
     assert set(result) >= {"score", "max_score", "tests"}
     assert set(result["tests"][0]) == {"name", "score", "max_score", "output", "visibility"}
+
+
+def test_the_scratch_gradebook_carries_nbgraders_own_alembic_stamp(pipeline):
+    """The pipeline asks alembic's API in-process; nbgrader's way (the `alembic` command) must give the same head,
+    or a gradebook it made would look out of date to `nbgrader db upgrade`."""
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    with _temp_alembic_ini("sqlite:////tmp/unused.db") as ini:
+        heads = subprocess.run([Path(sys.executable).parent / "alembic", "-c", ini, "heads"], check=True,
+                               capture_output=True, text=True).stdout
+    with sqlite3.connect(pipeline.folder / "gradebook.db") as db:
+        (stamp,), = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert heads.split()[0] == stamp

@@ -95,3 +95,20 @@ def test_a_worker_that_dies_twice_costs_only_that_submission(submissions, monkey
     assert all("died twice" in r.message for r in graded["passes_all.ipynb"].grades["ex3_arithmetic"].results)
     for name in CASES[1:3]:
         assert graded[f"{name}.ipynb"].score == expected_scores()[f"{name}.ipynb"]
+
+
+def test_submissions_are_read_only_a_few_ahead_of_the_workers():
+    """A class of big notebooks never sits in memory at once: each is read when a worker is about to need it."""
+    read = []
+
+    def unreadable(n):  # stand-ins graded without a kernel: zero, with the reason, in milliseconds
+        for i in range(n):
+            read.append(i)
+            yield parallel.Submission(f"student{i}", "latent_space.ipynb", unread="it is a link (test)")
+
+    results = parallel.grade_in_parallel(unreadable(20), "bwrap", workers=2, progress=False, total=20)
+    first, graded = next(results)
+    assert len(read) <= 2 * parallel.IN_FLIGHT_PER_WORKER + 1
+    graded_all = [first, *(submission for submission, _ in results)]
+    assert sorted(s.student for s in graded_all) == sorted(f"student{i}" for i in range(20))
+    assert graded.score == 0 and "it is a link (test)" in graded.problem

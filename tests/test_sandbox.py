@@ -173,3 +173,19 @@ def test_nothing_of_one_submission_reaches_the_next_in_the_same_warm_box(pipelin
     assert output_of_first_cell(second).strip() == "FOUND [] [] None"  # ...and the next one sees none of it
     assert second.score == corpus.TOTAL
     assert not list(executor.warm_box().spool.rglob("left_by_the_previous_student"))
+
+
+def test_folders_left_by_a_killed_grader_are_removed_by_the_next_one(tmp_path):
+    """A grader killed with -9 cannot clean up; the next one removes its folders, never those of a live process."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = tmp_path / f"latent_lab_warm_{dead.pid}_abcd"
+    (left / "spool" / "s1").mkdir(parents=True)
+    (left / "spool" / "s1").chmod(0o555)  # as a kernel may leave it
+    alive = tmp_path / f"latent_lab_warm_{os.getppid()}_efgh"
+    alive.mkdir()
+    other_kind = tmp_path / f"latent_lab_box_{dead.pid}_ijkl"
+    other_kind.mkdir()
+    made = sandbox.temp_dir("latent_lab_warm_", tmp_path)
+    assert not left.exists() and alive.exists() and other_kind.exists()
+    assert made.name.startswith(f"latent_lab_warm_{os.getpid()}_") and made.is_dir()
