@@ -8,7 +8,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 PY := .venv/bin/python
 DEBIAN_FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test test-fast lint data sandbox venv checkpoints model-card release clean
+.PHONY: demo test test-fast lint data sandbox venv checkpoints model-card release clean hub-demo
 
 demo: data sandbox
 	$(PY) -m reference.model_card
@@ -47,6 +47,18 @@ data: venv
 	    || echo "apt-get could not install it; trying torchvision's download instead"; \
 	fi
 	$(PY) -m reference.data
+
+# A real JupyterHub on 127.0.0.1 with an instructor and two students (tools/hub_demo.py); as root. Ctrl-C stops it.
+hub-demo: data sandbox hub/node_modules/.installed
+	$(PY) -m tools.hub_demo
+
+# JupyterHub's proxy, pinned in hub/package-lock.json; Node.js and npm from Debian when missing (and root).
+hub/node_modules/.installed: hub/package-lock.json
+	@if ! command -v npm >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Node.js and npm (for JupyterHub's proxy)..."; \
+	  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; fi
+	cd hub && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # bubblewrap runs every grading kernel in a sandbox (autograder/sandbox.py); installed here when root and missing,
 # otherwise grading stops with a message saying how to install it.

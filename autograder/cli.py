@@ -115,7 +115,13 @@ def main(argv=None) -> int:
     autograde.add_arguments(commands.add_parser(
         "autograde", help="nbgrader autograde on workers, resumable (run from the course root)",
         description=autograde.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+    from autograder import course_folder
+
+    course_folder.add_arguments(commands.add_parser(
+        "init-course", help="make a course folder of its own for nbgrader (outside the kit, mode 0700)",
+        description=course_folder.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
     args = parser.parse_args(argv)
+    args.verbose = getattr(args, "verbose", False)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # nbgrader reports restoring each hidden-test cell (every submission): only with -v
@@ -123,6 +129,8 @@ def main(argv=None) -> int:
         logging.getLogger("distributed").setLevel(logging.ERROR)  # Dask says each worker start and stop
     if args.command == "autograde":
         return autograde.run(args)
+    if args.command == "init-course":
+        return course_folder.run(args)
 
     if not args.path.exists() and not args.path.is_symlink():
         print(f"error: {args.path} does not exist", file=sys.stderr)

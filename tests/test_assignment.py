@@ -188,6 +188,22 @@ def test_corrupt_checkpoint_beside_the_notebook_stops_with_a_clear_message(tmp_p
     assert "vae.pt is damaged or not the file shipped with the assignment" in error.evalue
 
 
+def test_missing_shared_data_stops_with_one_clear_message_and_nothing_lands_in_the_assignment(tmp_path, monkeypatch):
+    """On the hub LATENT_LAB_DATA names a read-only shared copy: if it is missing the notebook says what to do and
+    never downloads into the assignment folder (whose every file is submitted)."""
+    nb = nbformat.read(RELEASE, 4)
+    cells = cells_by_grade_id(nb)
+    nb.cells = [cells["setup"], cells["vae_definition"], cells["load_model"]]
+    shutil.copy(lesson.VAE_CHECKPOINT, tmp_path / "vae.pt")
+    monkeypatch.setenv("LATENT_LAB_DATA", str(tmp_path / "no_such_shared_copy"))
+    client = NotebookClient(nb, timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    error = next(o for o in nb.cells[-1].outputs if o.output_type == "error")
+    assert error.ename == "FileNotFoundError"
+    assert "no_such_shared_copy" in error.evalue and "tell your instructor" in error.evalue
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["vae.pt"]  # nothing downloaded or made beside it
+
+
 # ---------------------------------------------------------------- the real nbgrader pipeline
 
 PIPELINE_STUDENTS = {**course.DEMO_STUDENTS, "eve_stderr_warning": "variant_warning_on_stderr",

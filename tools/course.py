@@ -22,11 +22,6 @@ DEMO_STUDENTS = {  # student id -> sample submission (named by what it should ge
     "cy_untouched_release": "untouched_release",
     "dee_kernel_dies": "kernel_dies_in_ex4",
 }
-COURSE_CONFIG = '''"""nbgrader settings for this course folder: the kit's, with this folder as the course root."""
-c = get_config()  # noqa: F821
-load_subconfig("nbgrader_config.py", path={kit!r})  # noqa: F821
-c.CourseDirectory.root = {root!r}
-'''
 
 
 def nbgrader(course: Path, *args, check=True) -> subprocess.CompletedProcess:
@@ -41,12 +36,12 @@ def nbgrader(course: Path, *args, check=True) -> subprocess.CompletedProcess:
 
 
 def make_course(course: Path, submissions: dict) -> Path:
-    """A fresh course folder: config, the source assignment, a generated release, submitted notebooks."""
+    """A fresh course folder made by init-course, a generated release, and the students' submitted notebooks."""
+    from autograder.course_folder import init_course
+
     if course.exists():
         shutil.rmtree(course)
-    (course / "source").mkdir(parents=True)
-    shutil.copytree(KIT / "source" / cfg.ASSIGNMENT_ID, course / "source" / cfg.ASSIGNMENT_ID)  # resolves vae.pt
-    (course / "nbgrader_config.py").write_text(COURSE_CONFIG.format(kit=str(KIT), root=str(course.resolve())))
+    init_course(course)
     nbgrader(course, "generate_assignment", cfg.ASSIGNMENT_ID, "--force")
     for student, notebook in submissions.items():
         folder = course / "submitted" / student / cfg.ASSIGNMENT_ID
