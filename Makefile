@@ -8,13 +8,13 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 PY := .venv/bin/python
 DEBIAN_FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test test-fast lint data sandbox venv checkpoints model-card release clean hub-demo
+.PHONY: demo test test-fast lint data sandbox browser venv checkpoints model-card release clean hub-demo
 
 demo: data sandbox
 	$(PY) -m reference.model_card
 	$(PY) -m tools.course demo_output/course
 
-test: data sandbox lint
+test: data sandbox browser hub/node_modules/.installed lint
 	$(PY) -m pytest -q tests
 
 # The edit-test loop: everything but the two long batteries (the 44-notebook corpus and the hostile battery).
@@ -59,6 +59,15 @@ hub/node_modules/.installed: hub/package-lock.json
 	  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; fi
 	cd hub && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The browser test of the hub (tests/test_hub.py) drives Debian's Chromium through its ChromeDriver.
+browser:
+	@if ! { command -v chromedriver >/dev/null && [ -x /usr/bin/chromium ]; } && command -v apt-get >/dev/null \
+	    && [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing chromium and chromium-driver (the hub's browser test)..."; \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	    || echo "apt-get could not install chromium"; \
+	fi
 
 # bubblewrap runs every grading kernel in a sandbox (autograder/sandbox.py); installed here when root and missing,
 # otherwise grading stops with a message saying how to install it.

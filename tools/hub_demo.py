@@ -84,6 +84,9 @@ def shared_data(site: Path) -> None:
 
 def jupyter_settings(site: Path) -> None:
     (site / "jupyter" / "student" / "labconfig").mkdir(parents=True, exist_ok=True)
+    (site / "jupyter" / "labconfig").mkdir(exist_ok=True)
+    (site / "jupyter" / "labconfig" / "page_config.json").write_text(json.dumps(  # an offline hub: no news to fetch
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}, indent=1))
     (site / "jupyter" / "nbgrader_config.py").write_text(
         '"""nbgrader settings for every user of this hub (JUPYTER_CONFIG_PATH)."""\n'
         "c = get_config()  # noqa: F821\n"
@@ -98,8 +101,9 @@ def jupyter_settings(site: Path) -> None:
 def instructor_course(site: Path) -> Path:
     """A copy of the kit and a course folder in the instructor's home, both theirs alone."""
     kit_copy = home(INSTRUCTOR) / "latent_lab_kit"
-    if kit_copy.exists():
-        shutil.rmtree(kit_copy / "autograder", ignore_errors=True)  # refreshed below; .cache (reference) is kept
+    for old in (kit_copy.iterdir() if kit_copy.exists() else []):  # refreshed below; .cache (reference) is kept
+        if old.name != ".cache":
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
     shutil.copytree(KIT, kit_copy, symlinks=True, dirs_exist_ok=True,
                     ignore=lambda folder, names: [n for n in names if n in KIT_COPY_SKIP])
     subprocess.run(["chown", "-R", f"{INSTRUCTOR}:{INSTRUCTOR}", kit_copy], check=True)
@@ -114,7 +118,8 @@ def instructor_course(site: Path) -> Path:
     return course
 
 
-def setup(site: Path) -> None:
+def setup(site: Path, fresh: bool = False) -> None:
+    """fresh (tests): the course and the students' assignment folders start empty; otherwise nothing is deleted."""
     if os.geteuid() != 0:
         raise SystemExit("error: the hub demo makes Unix users and runs JupyterHub with PAM login: run it as root "
                          "(sudo make hub-demo).")
@@ -122,6 +127,11 @@ def setup(site: Path) -> None:
         raise SystemExit("error: configurable-http-proxy is missing: run `make hub-demo` (it installs it with npm).")
     for user in (INSTRUCTOR, *STUDENTS):
         ensure_user(user)
+    if fresh:
+        shutil.rmtree(course_folder(), ignore_errors=True)
+        for student in STUDENTS:
+            for folder in (cfg.ASSIGNMENT_ID, ".local/share/jupyter/nbgrader_cache"):
+                shutil.rmtree(home(student) / folder, ignore_errors=True)
     for folder, mode in (("", 0o755), ("hub", 0o700), ("exchange", 0o1777)):
         (site / folder).mkdir(parents=True, exist_ok=True)
         (site / folder).chmod(mode)

@@ -1,0 +1,259 @@
+"""The whole course on a real JupyterHub, in headless Chromium: the instructor releases in formgrader, a student
+fetches in the Assignments tab, runs the notebook and submits; the instructor collects, autogrades (the kit's
+pipeline, sandboxed, as the unprivileged instructor) and sees the per-check table; feedback goes back and the
+student reads it; grades are exported. A student cannot open formgrader. Screenshots of each step go to
+demo_output/hub_screenshots/ (CI keeps them as artifacts)."""
+import csv
+import os
+import re
+import shutil
+import socket
+import tempfile
+import urllib.parse
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import course_config as cfg
+from tools import corpus, hub_demo
+
+pytestmark = [pytest.mark.slow,  # a hub, four browser sessions, one notebook run and one autograde: ~3 minutes
+              pytest.mark.skipif(os.geteuid() != 0, reason="makes Unix users and runs JupyterHub: run as root (CI does)")]
+SHOTS = cfg.DEMO_OUTPUT_DIR / "hub_screenshots"
+A = cfg.ASSIGNMENT_ID
+ALICE = hub_demo.STUDENTS[0]
+
+
+def free_port_block() -> int:
+    """A port p with p, p+1 and p+2 free on 127.0.0.1 (the hub's proxy, hub API and proxy API)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port < 65000 and all(_free(p) for p in (port, port + 1, port + 2)):
+            return port
+    raise RuntimeError("no three free ports in a row on 127.0.0.1")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+@pytest.fixture(scope="module")
+def hub():
+    if not shutil.which("chromedriver") or not Path("/usr/bin/chromium").exists():
+        pytest.fail("Debian's chromium and chromium-driver are missing: `make test` installs them (as root).")
+    site = Path(tempfile.mkdtemp(prefix="latent_lab_hub_", dir="/tmp"))
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    hub_demo.setup(site, fresh=True)
+    port = free_port_block()
+    process = hub_demo.start_hub(site, port)
+    try:
+        yield {"site": site, "url": f"http://127.0.0.1:{port}"}
+    finally:
+        hub_demo.stop_hub(process)
+        shutil.rmtree(site, ignore_errors=True)
+
+
+class Browser:
+    """One user's headless Chromium session, logged in through the hub's PAM login page."""
+
+    def __init__(self, hub, user):
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        options = webdriver.ChromeOptions()
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1400,1000"):
+            options.add_argument(flag)
+        options.binary_location = "/usr/bin/chromium"
+        self.driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+        self.hub, self.user = hub, user
+        self.get("/hub/login")
+        self.find("#username_input").send_keys(user)
+        self.find("#password_input").send_keys(hub_demo.PASSWORD)
+        self.find("#login_submit").click()
+        self.wait(lambda d: d.find_elements("css selector", ".jp-LabShell"), 240)  # the server spawns first
+
+    def get(self, path):
+        self.driver.get(self.hub["url"] + path)
+
+    def find(self, css):
+        return self.wait(lambda d: d.find_elements("css selector", css), 60)[0]
+
+    def wait(self, condition, timeout=60):
+        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        from selenium.common.exceptions import TimeoutException
+
+        # JupyterLab re-renders lists as they load: an element found a moment ago may be gone; look again
+        try:
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.5,
+                                 ignored_exceptions=[StaleElementReferenceException]).until(condition)
+        except TimeoutException:
+            self.shot(f"failed_{self.user}_{len(list(SHOTS.glob('failed_*')))}")  # what the page showed instead
+            raise
+
+    def text(self) -> str:
+        return self.driver.find_element("css selector", "body").text
+
+    def shot(self, name):
+        self.driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+    def menu(self, top, item):
+        self.wait(lambda d: [e for e in d.find_elements("css selector", ".lm-MenuBar-itemLabel") if e.text == top])[0].click()
+        self.wait(lambda d: [e for e in d.find_elements("css selector", ".lm-Menu-itemLabel") if e.text == item])[0].click()
+
+    def button(self, label, timeout=60):
+        return self.wait(lambda d: [b for b in d.find_elements("css selector", "button")
+                                    if b.text == label and b.is_displayed()], timeout)[0]
+
+    def formgrader_action(self, column, timeout=300) -> str:
+        """Click a formgrader action (the link in the assignment's column) and return its dialog's text."""
+        self.wait(lambda d: [a for a in d.find_elements("css selector", f"td.{column} a") if a.is_displayed()])[0].click()
+        dialog = self.wait(lambda d: [m for m in d.find_elements("css selector", ".modal-dialog") if m.is_displayed()],
+                           timeout)[0]
+        self.wait(lambda d: "Success" in dialog.text or "Error" in dialog.text, timeout)
+        return dialog.text
+
+    def close_dialog(self):
+        self.find(".modal-footer button").click()
+        self.wait(lambda d: not [m for m in d.find_elements("css selector", ".modal-dialog") if m.is_displayed()])
+
+    def quit(self):
+        self.driver.quit()
+
+
+def as_student(hub, action):
+    browser = Browser(hub, ALICE)
+    try:
+        return action(browser)
+    finally:
+        browser.quit()
+
+
+def as_instructor(hub, action):
+    browser = Browser(hub, hub_demo.INSTRUCTOR)
+    try:
+        browser.get(f"/user/{hub_demo.INSTRUCTOR}/formgrader")
+        browser.wait(lambda d: "Manage Assignments" in d.title or "nbgrader" in d.title)
+        return action(browser)
+    finally:
+        browser.quit()
+
+
+def test_release_fetch_run_submit_collect_autograde_feedback_export_in_a_browser(hub):
+    def release(b):
+        message = b.formgrader_action("release")
+        b.shot("01_instructor_released")
+        assert f"Successfully released '{A}'" in message, message
+    as_instructor(hub, release)
+
+    notebook = hub_demo.home(ALICE) / A / f"{A}.ipynb"
+
+    def fetch_run_submit(b):
+        b.menu("Nbgrader", "Assignment List")
+        b.button("Fetch").click()
+        b.button("Submit")
+        b.shot("02_student_fetched")
+        assert "BEGIN SOLUTION" not in notebook.read_text()
+        # what alice types into the TODO cells (a full-marks answer), saved over the fetched notebook
+        nbformat.write(corpus.notebook("passes_all"), notebook)
+        shutil.chown(notebook, ALICE, ALICE)
+        b.get(f"/user/{ALICE}/lab/tree/{A}/{A}.ipynb")
+        b.wait(lambda d: "Idle" in d.find_element("css selector", ".jp-StatusBar-Widget").text, 120)
+        b.menu("Run", "Run All Cells")
+        code_cells = sum(c.cell_type == "code" for c in nbformat.read(notebook, 4).cells)
+        b.wait(lambda d: [p.text for p in d.find_elements("css selector", ".jp-CodeCell .jp-InputArea-prompt")]
+               == [f"[{n}]:" for n in range(1, code_cells + 1)], 600)
+        b.menu("File", "Save Notebook")
+        b.wait(lambda d: all(c.get("execution_count") for c in nbformat.read(notebook, 4).cells
+                             if c.cell_type == "code"), 60)
+        b.shot("03_student_ran_the_notebook")
+        b.menu("Nbgrader", "Assignment List")
+        b.button("Submit").click()
+        b.wait(lambda d: "There are no submitted assignments" not in b.text() and b.button("Fetch Feedback"))
+        b.shot("04_student_submitted")
+    as_student(hub, fetch_run_submit)
+
+    def collect_autograde_look(b):
+        message = b.formgrader_action("collect")
+        assert f"Collecting submission: {ALICE} {A}" in message, message
+        b.shot("05_instructor_collected")
+        b.close_dialog()
+        b.get(f"/user/{hub_demo.INSTRUCTOR}/formgrader/manage_submissions/{A}")
+        message = b.formgrader_action("autograde", timeout=600)
+        assert f"Successfully autograded '{A}' for student '{ALICE}'" in message, message
+        b.close_dialog()
+        b.wait(lambda d: f"{corpus.TOTAL:g} / " in b.text())
+        b.shot("06_instructor_autograded")
+        b.get(f"/user/{hub_demo.INSTRUCTOR}/formgrader/manage_students/{ALICE}/{A}")
+        submission = b.wait(lambda d: [a.get_attribute("href") for a in d.find_elements("css selector", "tbody a")
+                                       if "/submissions/" in (a.get_attribute("href") or "")])[0]
+        b.driver.get(submission)
+        b.wait(lambda d: "Exercise 3: latent arithmetic" in b.text())
+        table = b.driver.find_elements("xpath", "//*[contains(text(), 'Exercise 3: latent arithmetic')]")[0]
+        b.driver.execute_script("arguments[0].scrollIntoView();", table)
+        b.shot("07_instructor_sees_the_per_check_table")
+        for check in cfg.CHECK_POINTS["ex3_arithmetic"]:
+            assert check in b.text()
+        b.get(f"/user/{hub_demo.INSTRUCTOR}/formgrader")
+        assert "Successfully generated feedback" in b.formgrader_action("generate-feedback")
+        b.close_dialog()
+        assert "Successfully released feedback" in b.formgrader_action("release-feedback")
+        b.shot("08_instructor_released_feedback")
+    as_instructor(hub, collect_autograde_look)
+
+    def read_feedback(b):
+        b.menu("Nbgrader", "Assignment List")
+        b.button("Fetch Feedback").click()
+        b.wait(lambda d: "view feedback" in b.text())
+        feedback = next((hub_demo.home(ALICE) / A / "feedback").rglob(f"{A}.html"))
+        b.get(f"/user/{ALICE}/files/" + urllib.parse.quote(str(feedback.relative_to(hub_demo.home(ALICE)))))
+        b.wait(lambda d: "Exercise 3: latent arithmetic" in b.text())
+        b.shot("09_student_reads_feedback")
+        assert "BEGIN HIDDEN TESTS" not in b.driver.page_source
+    as_student(hub, read_feedback)
+
+    course = hub_demo.course_folder()
+    hub_demo.run_as(hub_demo.INSTRUCTOR, hub["site"], "-m", "nbgrader", "export", "--to", course / "grades.csv",
+                    cwd=course)
+    with open(course / "grades.csv") as f:
+        grades = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
+    assert grades[ALICE] == corpus.TOTAL
+
+
+def test_a_student_cannot_open_formgrader_even_after_turning_it_on(hub):
+    config = hub_demo.home(ALICE) / ".jupyter" / "jupyter_server_config.json"
+    config.parent.mkdir(exist_ok=True)
+    config.write_text('{"ServerApp": {"jpserver_extensions": {"nbgrader.server_extensions.formgrader": true}}}')
+    shutil.chown(config.parent, ALICE, ALICE)
+    try:
+        def look(b):
+            b.get("/hub/home")  # restart her server from the hub's control panel: it reads her new config file
+            b.find("#stop").click()
+            b.wait(lambda d: not d.find_element("css selector", "#stop").is_displayed(), 120)
+            b.find("#start").click()  # "Start My Server"
+            b.wait(lambda d: d.find_elements("css selector", ".jp-LabShell"), 240)
+            b.get(f"/user/{ALICE}/formgrader")
+            b.wait(lambda d: "404" in b.text() or "Not Found" in b.text())
+            b.shot("10_student_formgrader_is_404")
+            b.get(f"/user/{ALICE}/lab")
+            b.wait(lambda d: d.find_elements("css selector", ".lm-MenuBar-itemLabel"))
+            b.menu("Nbgrader", "Assignment List")
+            items = [e.text for e in b.driver.find_elements("css selector", ".lm-Menu-itemLabel") if e.text]
+            assert "Formgrader" not in items and "Create assignment" not in items
+        as_student(hub, look)
+    finally:
+        config.unlink()
+    assert re.search(r"^c\.CourseDirectory\.root", (hub_demo.home(hub_demo.INSTRUCTOR) / ".jupyter" /
+                                                    "nbgrader_config.py").read_text(), re.M)
