@@ -21,5 +21,6 @@ c.Autograde.autograde_preprocessors = pipeline.AUTOGRADE
 c.Execute.timeout = cfg.CELL_TIMEOUT_SECONDS
 c.GenerateFeedback.preprocessors = pipeline.FEEDBACK
 c.merge(pipeline.SETTINGS)  # how nbgrader's own steps are set for this kit (the CLI uses the same)
-# collect never takes a submission written by another user than the student it names (autograder/exchange.py)
-c.ExchangeFactory.collect = "autograder.exchange.OwnerCheckedCollect"
+# collect never takes a submission written by another user than the student it names, and drops unchanged copies
+# of the shipped files (autograder/exchange.py)
+c.ExchangeFactory.collect = "autograder.exchange.CheckedCollect"

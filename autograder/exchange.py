@@ -2,15 +2,20 @@
 
 On a shared filesystem every student can write into the exchange's inbound folder, and a submission is named
 `<student>+<assignment>+<timestamp>+<random>`: bob can write one named after alice with a later timestamp, and
-nbgrader's collect only warns ("cheating attempt?") before taking it as alice's. OwnerCheckedCollect sets such a
+nbgrader's collect only warns ("cheating attempt?") before taking it as alice's. CheckedCollect sets such a
 submission aside first (renamed in inbound, never collected) and logs who wrote it, so collect takes each student's
-own latest submission. nbgrader_config.py installs it for `nbgrader collect` and formgrader's Collect button.
+own latest submission. It also drops the collected copies of the files shipped with the assignment (vae.pt, the
+contract) when they are unchanged: the grader always uses the course's own, and 300 copies of the model in
+submitted/, autograded/ and feedback/ are 1.2 GB. nbgrader_config.py installs it for `nbgrader collect` and
+formgrader's Collect button.
 """
+import filecmp
 import os
 import pwd
 
 from nbgrader.exchange.default.collect import ExchangeCollect
 
+SHIPPED_FILES = ["vae.pt", "latent_lab_contract.py"]  # the release's files besides the notebook
 FORGED_PREFIX = "forged-"  # no '+' in it: nbgrader's inbound pattern never matches a renamed submission again
 
 
@@ -21,7 +26,7 @@ def owner_name(path: str) -> str:
         return f"uid {os.lstat(path).st_uid}"
 
 
-class OwnerCheckedCollect(ExchangeCollect):
+class CheckedCollect(ExchangeCollect):
 
     def init_src(self):
         inbound = os.path.join(self.root, self.coursedir.course_id, "inbound")
@@ -37,3 +42,14 @@ class OwnerCheckedCollect(ExchangeCollect):
                     self.log.error("Not collected: %s claims to be %s's submission but was written by %s; set "
                                    "aside as %s in %s", name, claimed, owner, aside, inbound)
         super().init_src()
+
+    def copy_files(self):
+        super().copy_files()
+        release = self.coursedir.format_path(self.coursedir.release_directory, ".", self.coursedir.assignment_id)
+        for record in self.src_records:
+            submitted = self.coursedir.format_path(self.coursedir.submitted_directory, record["username"],
+                                                   self.coursedir.assignment_id)
+            for name in SHIPPED_FILES:
+                copy, shipped = os.path.join(submitted, name), os.path.join(release, name)
+                if os.path.isfile(copy) and os.path.isfile(shipped) and filecmp.cmp(copy, shipped, shallow=False):
+                    os.remove(copy)  # unchanged: the grader binds the course's own copy into the sandbox

@@ -83,6 +83,8 @@ def test_a_forged_submission_is_never_collected_as_anothers(site):
     assert "alice wrote this" in collected.read_text()
     assert "2099" not in (collected.parent / "timestamp.txt").read_text()
     assert (site["course"] / "submitted" / BOB / A / f"{A}.ipynb").exists()
+    kept = {p.name for p in collected.parent.iterdir()}
+    assert not kept & {"vae.pt", "latent_lab_contract.py"}, kept  # unchanged shipped files: not kept per student
 
 
 def test_students_read_nothing_of_the_course_and_write_nothing_in_it(site):
