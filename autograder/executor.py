@@ -239,15 +239,13 @@ _warm = []  # this process's warm box, started at its first submission
 
 def warm_box():
     """This grading process's warm box (autograder/sandbox.py), started again if its fork server is gone."""
-    import atexit
-
-    from autograder.sandbox import WarmBox
+    from autograder.sandbox import WarmBox, at_exit
 
     if _warm and not _warm[0].alive:
         _warm.pop().close()
     if not _warm:
         _warm.append(WarmBox(_assignment_files(), list(cfg.CHECK_POINTS)))
-        atexit.register(lambda: _warm and _warm.pop().close())
+        at_exit(lambda: _warm and _warm.pop().close())
     return _warm[0]
 
 

@@ -14,7 +14,6 @@ worker (Dask's `allowed-failures` = 1), then it is graded zero with the reason. 
 Workers need the kit (its code, .venv, data, sandbox), started from its root:
     PYTHONPATH=$PWD .venv/bin/dask worker tcp://SCHEDULER:8786 --nthreads 1
 """
-import atexit
 import itertools
 import logging
 import multiprocessing
@@ -63,10 +62,11 @@ _pipelines = {}  # one per worker process and sandbox setting: its scratch grade
 def grade_on_worker(submission: Submission, sandbox: str) -> executor.Graded:
     """The task a worker runs: parse, then the whole pipeline. Raises only MachineProblem."""
     from autograder.pipeline import Pipeline
+    from autograder.sandbox import at_exit
 
     if sandbox not in _pipelines:
         _pipelines[sandbox] = Pipeline(sandbox)
-        atexit.register(_pipelines[sandbox].close)
+        at_exit(_pipelines[sandbox].close)
     return grade_with(_pipelines[sandbox], submission)
 
 

@@ -225,13 +225,27 @@ class Box:
 def temp_dir(prefix: str, parent: str = None) -> Path:
     """A new folder named after this process, e.g. latent_lab_box_<pid>_xxxx. Folders of the same kind left by a
     process that no longer exists (killed with -9, a Dask worker stopped mid-task) are removed first, so a batch
-    killed halfway leaves nothing behind for long."""
+    killed halfway leaves nothing behind for long. Another worker may be removing the same ones: a folder that
+    vanishes meanwhile is not an error."""
     parent = Path(parent or tempfile.gettempdir())
     for stale in parent.glob(f"{prefix}*_*"):
         pid = stale.name[len(prefix):].split("_")[0]
-        if pid.isdigit() and not _process_exists(int(pid)) and stale.lstat().st_uid == os.geteuid():
-            remove_tree(stale)
+        try:
+            if pid.isdigit() and not _process_exists(int(pid)) and stale.lstat().st_uid == os.geteuid():
+                remove_tree(stale)
+        except OSError:
+            continue
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}_", dir=parent))
+
+
+def at_exit(close) -> None:
+    """Run close (idempotent) when this process ends: at interpreter exit, and at multiprocessing's own exit (a Dask
+    worker forked from a fork server leaves through os._exit, which skips atexit)."""
+    import atexit
+    import multiprocessing.util
+
+    atexit.register(close)
+    multiprocessing.util.Finalize(None, close, exitpriority=10)
 
 
 def _process_exists(pid: int) -> bool:
@@ -250,8 +264,11 @@ def remove_tree(path: Path) -> None:
     for root, folders, _ in os.walk(path):
         for name in folders:
             folder = os.path.join(root, name)
-            if stat.S_ISDIR(os.lstat(folder).st_mode):
-                os.chmod(folder, 0o700)
+            try:
+                if stat.S_ISDIR(os.lstat(folder).st_mode):
+                    os.chmod(folder, 0o700)
+            except OSError:  # gone meanwhile
+                pass
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -354,7 +371,7 @@ class WarmBox:
                  "--hostname", "sandbox", "--disable-userns", "--die-with-parent", "--new-session",
                  # the server is PID 1: no bwrap init (dumpable, same uid) whose /proc/1/root or /proc/1/mem a
                  # kernel could open to reach the box's shared folders or later kernels
-                 "--as-pid-1", "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--",
+                 "--as-pid-1", "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP", "--",
                  sys.executable, "-E", "-s", "/opt/latent_lab/zygote.py", json.dumps(settings)]
         self.process = subprocess.Popen([*self.cgroup.join_command(), "/usr/bin/env", "-i", *args],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)

@@ -12,11 +12,15 @@ Per submission (all before any student code runs):
   G  (PID 1 of the new PID namespace; every process of the submission dies with it)  mounts fresh size-capped
                           tmpfs on /tmp, /dev/shm and the home folder, binds the assignment files read-only into
                           the home folder, this submission's answer files onto /answers and its socket folder,
-                          makes the rest of the spool read-only, drops every capability for good (bounding set,
-                          no_new_privs), forks K and reaps orphans until K ends;
-  K  (the kernel)         sets the resource limits, the environment and the home folder, and starts ipykernel.
-The fork server itself is not dumpable (no process of a submission can ptrace or read its memory), runs no student
-code, and no namespace of one submission outlives it: the next one starts from the clean state imported here.
+                          covers the rest of the spool (other submissions' sockets and keys) with an empty tmpfs,
+                          drops every capability for good (bounding set, no_new_privs), installs a seccomp filter
+                          (no keyrings, no ptrace, no process_vm_*), forks K and reaps orphans until K ends;
+  K  (the kernel)         makes itself dumpable (its own /proc files), sets the resource limits, the environment and
+                          the home folder, and starts ipykernel.
+Neither the fork server nor G is dumpable, and ptrace is refused anyway: no process of a submission can stop, read or
+change them. To end a submission the server kills G, the PID namespace's init, so every process of the namespace
+dies with it, whatever it did to its own signals; the server reaps what is left. It runs no student code, and no
+namespace of one submission outlives it: the next one starts from the clean state imported here.
 """
 import ctypes
 import json
@@ -43,8 +47,9 @@ def mount(source, target, fstype=None, flags=0, data=None):
 
 
 def drop_capabilities():
-    for cap in range(64):
-        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    """Bounding set (needs CAP_SETPCAP, which the box grants G with CAP_SYS_ADMIN), then every capability set."""
+    for cap in range(int(open("/proc/sys/kernel/cap_last_cap").read()) + 1):
+        call(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"drop capability {cap} from the bounding set")
 
     class Header(ctypes.Structure):
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
@@ -56,15 +61,19 @@ def drop_capabilities():
     call(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
-KEYRING_SYSCALLS = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}  # add_key, request_key, keyctl
+# refused with EPERM: the keyrings are per uid (two submissions would share one); ptrace and process_vm_* would let
+# a kernel read or change another process of the same uid
+REFUSED_SYSCALLS = {"x86_64": (248, 249, 250, 101, 310, 311),   # add_key, request_key, keyctl, ptrace,
+                    "aarch64": (217, 218, 219, 117, 270, 271)}  # process_vm_readv, process_vm_writev
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 
 
-def block_keyrings():
-    """A seccomp filter: the kernel's keyrings are per uid, so two submissions would share one; they get EPERM."""
+def refuse_syscalls():
+    """A seccomp filter, inherited by everything the submission starts: REFUSED_SYSCALLS fail with EPERM, another
+    ABI (x32, 32-bit) is killed."""
     machine = os.uname().machine
-    if machine not in KEYRING_SYSCALLS:
-        raise OSError(f"no keyring filter for {machine}")
+    if machine not in REFUSED_SYSCALLS:
+        raise OSError(f"no seccomp filter for {machine}")
 
     class Filter(ctypes.Structure):
         _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint32)]
@@ -74,11 +83,12 @@ def block_keyrings():
 
     load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
     allow, kill, eperm = 0x7FFF0000, 0x80000000, 0x00050000 | 1
-    first, second, third = KEYRING_SYSCALLS[machine]
-    rules = [Filter(load, 0, 0, 4), Filter(jeq, 0, 7, AUDIT_ARCH[machine]),  # another ABI: killed (index 9)
-             Filter(load, 0, 0, 0), Filter(jge, 5, 0, 0x40000000),            # x32 numbers: killed
-             Filter(jeq, 2, 0, first), Filter(jeq, 1, 0, second), Filter(jeq, 0, 1, third),
-             Filter(ret, 0, 0, eperm), Filter(ret, 0, 0, allow), Filter(ret, 0, 0, kill)]
+    refused = REFUSED_SYSCALLS[machine]
+    n = len(refused)  # layout: checks, n syscall tests, then allow, eperm, kill
+    rules = [Filter(load, 0, 0, 4), Filter(jeq, 0, n + 4, AUDIT_ARCH[machine]),  # another ABI: to kill
+             Filter(load, 0, 0, 0), Filter(jge, n + 2, 0, 0x40000000),         # x32 numbers: to kill
+             *(Filter(jeq, n - i, 0, number) for i, number in enumerate(refused)),  # to eperm
+             Filter(ret, 0, 0, allow), Filter(ret, 0, 0, eperm), Filter(ret, 0, 0, kill)]
     program = Program(len(rules), (Filter * len(rules))(*rules))
     call(libc.prctl(22, 2, ctypes.byref(program), 0, 0), "seccomp")  # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
 
@@ -88,13 +98,16 @@ def forward_signals_to(pid):
         signal.signal(signum, lambda s, _frame: os.kill(pid, s))
 
 
-def to_dev_null(log=None):
+def to_dev_null(log=None, keep=None):
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     if log:  # LATENT_LAB_DEBUG_SANDBOX: the submission's own stderr, for the kit's developers
         os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644), 2)
-    os.closerange(3, 65536)  # the control pipe above all: no student process may speak to the fork server
+    first = 3 if keep is None else keep + 1
+    if keep is not None:
+        os.closerange(3, keep)
+    os.closerange(first, 65536)  # the control pipe above all: no student process may speak to the fork server
 
 
 def under(path, folder):
@@ -131,7 +144,7 @@ def set_up_namespaces(settings, request):
         mount(source, target, flags=MS_BIND)
     mount("tmpfs", answers, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     socket_dir = os.path.dirname(request["connection_file"])
-    mount(socket_dir, socket_dir, flags=MS_BIND)  # its own mount: stays writable when the spool turns read-only
+    mount(socket_dir, socket_dir, flags=MS_BIND)  # its own mount, carried when the spool is covered
     keep = [(path, True) for path in settings["python_roots"]] + [(socket_dir, False)]
     for target, size in (("/tmp", settings["tmp_mb"]), ("/dev/shm", settings["tmp_mb"]), (home, settings["work_mb"])):
         fresh_tmpfs(target, size, keep)
@@ -141,10 +154,11 @@ def set_up_namespaces(settings, request):
         mount(source, target, flags=MS_BIND)
         mount(source, target, flags=MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     spool = settings["spool"]
-    if not any(under(spool, folder) for folder in ("/tmp", "/dev/shm", home)):
-        mount(spool, spool, flags=MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)  # nothing left behind
+    if not any(under(spool, folder) for folder in ("/tmp", "/dev/shm", home)):  # else a fresh tmpfs covers it
+        fresh_tmpfs(spool, 1, [(socket_dir, False)])  # only its own socket folder: no other slot, key or socket
+        mount("tmpfs", spool, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)  # its own folder stays writable
     drop_capabilities()
-    block_keyrings()
+    refuse_syscalls()
 
 
 def run_kernel(settings, request):
@@ -166,18 +180,20 @@ def run_kernel(settings, request):
     kernelapp.launch_new_instance(argv=["-f", request["connection_file"]])
 
 
-def start_submission(settings, request):
-    """In C, just forked from the server: never returns."""
+def start_submission(settings, request, report):
+    """In C, just forked from the server: never returns. `report`: a pipe to the server, for G's pid."""
     try:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the server gone, the submission goes too
         os.setsid()  # out of the server's process group: kill(0, SIGSTOP) in a kernel must not reach the server
+        report = os.dup2(report, 3)
         to_dev_null(os.path.join(os.path.dirname(request["connection_file"]), "stderr.log")
-                    if settings.get("debug") else None)
+                    if settings.get("debug") else None, keep=report)
         call(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS), "unshare")
         alive_read, alive_write = os.pipe()  # C holds the write end: EOF in G means C is gone
         g = os.fork()
         if g == 0:  # G: PID 1 of the submission's namespace
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            os.close(report)
             os.close(alive_write)
             os.set_blocking(alive_read, False)
             try:
@@ -188,9 +204,9 @@ def start_submission(settings, request):
             os.close(alive_read)
             os.setsid()  # a session and process group inside the namespace: kill(0) reaches only the submission
             set_up_namespaces(settings, request)
-            libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
             k = os.fork()
             if k == 0:
+                libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the kernel's own /proc files are its own; G stays closed
                 run_kernel(settings, request)
                 os._exit(0)
             forward_signals_to(k)
@@ -199,6 +215,8 @@ def start_submission(settings, request):
                 if pid == k:
                     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
         os.close(alive_read)
+        os.write(report, f"{g}\n".encode())  # G's pid, for the server to kill the whole namespace at the end
+        os.close(report)
         forward_signals_to(g)
         while True:
             try:
@@ -214,27 +232,49 @@ def start_submission(settings, request):
 
 
 def serve(settings):
-    children = {}
+    submissions = {}  # id -> (C's pid, G's pid)
+    ended = {}        # pid -> exit status, for everything reaped (orphaned G's included: this is the box's PID 1)
+
+    def reap():
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            ended[pid] = os.waitstatus_to_exitcode(status)
+
     for line in sys.stdin:
         request = json.loads(line)
         op, kernel_id = request["op"], request.get("id")
         reply = {}
+        reap()
         if op == "fork":
+            report_read, report_write = os.pipe()
             pid = os.fork()
             if pid == 0:
-                start_submission(settings, request)
-            children[kernel_id] = pid
+                os.close(report_read)
+                start_submission(settings, request, report_write)
+            os.close(report_write)
+            with os.fdopen(report_read) as report:
+                g = int(report.readline() or 0)  # empty: C failed before G existed
+            submissions[kernel_id] = (pid, g)
             reply = {"pid": pid}
         elif op == "poll":
             reply = {"status": 0}
-            if kernel_id in children:
-                done, status = os.waitpid(children[kernel_id], os.WNOHANG)
-                reply = {"status": os.waitstatus_to_exitcode(status) if done else None}
-                if done:
-                    del children[kernel_id]
+            if kernel_id in submissions:
+                c, g = submissions[kernel_id]
+                if c in ended and (not g or not os.path.exists(f"/proc/{g}") or g in ended):
+                    reply = {"status": ended.pop(c)}
+                    ended.pop(g, None)
+                    del submissions[kernel_id]
+                else:
+                    reply = {"status": None}
         elif op in ("signal", "kill"):
-            pid = children.get(kernel_id)
-            if pid:
+            c, g = submissions.get(kernel_id, (None, None))
+            targets = [g, c] if op == "kill" else [c]  # killing G, the namespace's init, kills all of it
+            for pid in filter(None, targets):
                 try:
                     os.kill(pid, signal.SIGKILL if op == "kill" else request["signum"])
                 except ProcessLookupError:

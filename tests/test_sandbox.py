@@ -2,6 +2,7 @@
 for an unprivileged instructor (CI runs as root; hub instructors are not)?"""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -133,6 +134,13 @@ for pid in os.listdir("/proc"):  # processes outside this submission's PID names
         tried[f"mem of {pid}"] = "opened outside" if outside else "own"
     except (OSError, IndexError):
         pass
+for pid in [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]:  # take over a process
+    if libc.syscall(101, 16, int(pid), 0, 0) == 0:  # PTRACE_ATTACH: its init, the fork server...
+        tried[f"ptrace {pid}"] = "attached"
+        libc.syscall(101, 17, int(pid), 0, 0)  # PTRACE_DETACH
+capabilities = dict(line.split(":\t") for line in open("/proc/self/status").read().splitlines() if line.startswith("Cap"))
+tried["capabilities"] = sorted({v for v in capabilities.values()})
+tried["spool"] = sorted(os.listdir(spool))  # other submissions' slots: connection keys and sockets
 print("TRIED", tried)
 '''
 LOOK_FOR_TRACES = r'''
@@ -168,6 +176,8 @@ def test_nothing_of_one_submission_reaches_the_next_in_the_same_warm_box(pipelin
     assert "TRIED" in tried and "written" in tried  # it could write in its own tmpfs folders...
     assert "'/dev': 'OSError'" in tried and "'/proc/1/root/tmp': '" in tried and "/proc/1/root/tmp': 'written'" \
         not in tried and "'keyring': -1" in tried and "opened outside" not in tried  # ...nowhere else
+    assert "attached" not in tried and "'capabilities': ['0000000000000000']" in tried  # bounding set included
+    assert re.search(r"'spool': \['s\d+'\]", tried)  # its own slot only
     assert first.score == corpus.TOTAL
     second = pipeline.grade(with_first_cell(LOOK_FOR_TRACES), "looks_for_traces")
     assert output_of_first_cell(second).strip() == "FOUND [] [] None"  # ...and the next one sees none of it
