@@ -12,7 +12,7 @@ c = get_config()  # noqa: F821  (nbgrader provides get_config when it loads this
 c.CourseDirectory.root = str(cfg.COURSE_ROOT)
 c.CourseDirectory.course_id = cfg.COURSE_ID
 
-from autograder import pipeline  # noqa: E402
+from autograder import kept, pipeline  # noqa: E402
 
 # The grading flow, one list each (see autograder/pipeline.py).
 c.Autograde.exporter_class = pipeline.READER
@@ -24,3 +24,5 @@ c.merge(pipeline.SETTINGS)  # how nbgrader's own steps are set for this kit (the
 # collect never takes a submission written by another user than the student it names, and drops unchanged copies
 # of the shipped files (autograder/exchange.py)
 c.ExchangeFactory.collect = "autograder.exchange.CheckedCollect"
+# the kept answers live only where the grader writes them: a student's folder of that name is never copied
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", kept.FOLDER]

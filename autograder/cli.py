@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 import course_config as cfg
-from autograder import executor
+from autograder import executor, kept
 from autograder.pipeline import Pipeline
 
 
@@ -60,6 +60,7 @@ def write_outputs(submission: executor.Graded, out_dir: Path, key: str = None) -
     if submission.notebook is not None:
         nbformat.write(submission.notebook, folder / submission.name)
     write_json(folder / "results.json", results_json(submission))
+    kept.write(folder, submission)  # the answers, for `python -m autograder regrade` without a kernel
     for cell_id, grade in submission.grades.items():
         for i, png in enumerate(re.findall(r'data:image/png;base64,([^"]+)"', grade.html)):
             (folder / f"{cell_id}_{i}.png").write_bytes(base64.b64decode(png))
@@ -115,7 +116,15 @@ def main(argv=None) -> int:
     autograde.add_arguments(commands.add_parser(
         "autograde", help="nbgrader autograde on workers, resumable (run from the course root)",
         description=autograde.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
-    from autograder import course_folder
+    from autograder import course_folder, regrade, report
+
+    report.add_arguments(commands.add_parser(
+        "report", help="a class report (HTML) from the kept answers: a course's assignment or a --out folder",
+        description=report.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+
+    regrade.add_arguments(commands.add_parser(
+        "regrade", help="grade again from the kept answers (no kernel): a course's assignment or a --out folder",
+        description=regrade.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
 
     course_folder.add_arguments(commands.add_parser(
         "init-course", help="make a course folder of its own for nbgrader (outside the kit, mode 0700)",
@@ -131,6 +140,10 @@ def main(argv=None) -> int:
         return autograde.run(args)
     if args.command == "init-course":
         return course_folder.run(args)
+    if args.command == "regrade":
+        return regrade.run(args)
+    if args.command == "report":
+        return report.run(args)
 
     if not args.path.exists() and not args.path.is_symlink():
         print(f"error: {args.path} does not exist", file=sys.stderr)

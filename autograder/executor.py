@@ -26,6 +26,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
 import course_config as cfg
+from autograder import kept
 from autograder.sandbox import MachineProblem, temp_dir
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Graded:
     seconds: dict = field(default_factory=dict)  # {"execute": s, "checks": s, "total": s}
     sandbox: str = cfg.SANDBOX
     name: str = "submission.ipynb"               # the submitted file's name
+    kept: tuple = None                           # (answer files, graded.json) to keep beside it (autograder/kept.py)
 
     @property
     def score(self) -> float:
@@ -294,7 +296,9 @@ def grade_notebook(nb, sandbox: str = None) -> Graded:
         seconds["execute"] = time.perf_counter() - started
         nb, _ = SanitizeStudentHTML().preprocess(nb, {})
         checks_started = time.perf_counter()
-        grades = grade_answers(answers_dir, stopped=stopped, raised=errors_in_solution_cells(nb))
+        raised = errors_in_solution_cells(nb)
+        grades = grade_answers(answers_dir, stopped=stopped, raised=raised)
+        answers = kept.answer_files(answers_dir)
         seconds["checks"] = time.perf_counter() - checks_started
     except Exception as err:  # noqa: BLE001  anything else that went wrong while grading: still a grade
         if isinstance(err, MachineProblem):
@@ -308,7 +312,9 @@ def grade_notebook(nb, sandbox: str = None) -> Graded:
             cleanup()
     write_feedback(nb, grades, sandbox)
     seconds["total"] = time.perf_counter() - started
-    return Graded(nb, grades, stopped, seconds, sandbox)
+    graded = Graded(nb, grades, stopped, seconds, sandbox)
+    graded.kept = (answers, kept.record(graded, answers, stopped, raised))
+    return graded
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

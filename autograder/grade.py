@@ -12,20 +12,25 @@ from autograder.results import CellGrade, CheckResult
 from autograder.run_checks import load_all_answers, run_checks
 
 
-def grade_answers(answers_dir: Path, pictures: bool = True, stopped: str = "", raised: dict = None) -> dict:
+def grade_answers(answers_dir: Path, pictures=True, stopped: str = "", raised: dict = None) -> dict:
     """{cell_id: CellGrade} for every graded cell of course_config.CHECK_POINTS.
 
+    pictures: draw them (True), none (False), or {cell_id: [(caption, png)]} to show instead (a regrade).
     stopped: why the run ended early; raised: {cell_id: the error its solution cell raised} (the executor's words)."""
     answers = load_all_answers(answers_dir, stopped)
     results = once_per_cause(name_the_cause(run_checks(answers), raised or {}))
     reference = get_reference()
     grades = {}
     for cell_id, cell_results in results.items():
-        cell_pictures = feedback.pictures_for(cell_id, answers[cell_id], reference) if pictures else []
+        if isinstance(pictures, dict):  # a regrade: the answers, hence the pictures, are those drawn before
+            cell_pictures = pictures.get(cell_id, [])
+        else:
+            cell_pictures = feedback.pictures_for(cell_id, answers[cell_id], reference) if pictures else []
         notes = feedback.notes_for(cell_id, answers[cell_id])
         grades[cell_id] = CellGrade(cell_id, cell_results, feedback.html_report(cell_id, cell_results, cell_pictures,
                                                                                 notes),
-                                    feedback.text_report(cell_id, cell_results, notes), tuple(notes))
+                                    feedback.text_report(cell_id, cell_results, notes), tuple(notes),
+                                    tuple(tuple(p) for p in cell_pictures))
     return grades
 
 

@@ -19,7 +19,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Unicode
 
 import course_config as cfg
-from autograder import executor
+from autograder import executor, kept
 
 log = logging.getLogger(__name__)
 NOT_READ_KEY = "latent_lab_not_read"  # notebook metadata: why the submitted file was not read (SubmissionReader)
@@ -127,6 +127,7 @@ class GradeInSandbox(NbGraderPreprocessor):
         else:
             nb = graded.notebook
         resources["latent_lab_graded"] = graded
+        resources.setdefault("outputs", {}).update(kept.files(graded))  # nbgrader writes them beside the notebook
         return nb, resources
 
 

@@ -23,6 +23,7 @@ class CellGrade:
     html: str          # the feedback nbgrader shows in the test cell
     text: str          # the same, as plain text (the CLI's report, results.json)
     notes: tuple = ()  # what the checks left out of judging
+    pictures: tuple = ()  # (caption, base64 PNG) pairs shown in the feedback
 
     @property
     def score(self) -> float:

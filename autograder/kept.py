@@ -1,0 +1,102 @@
+"""Each graded submission's answers, kept beside its graded notebook, so it can be graded again without a kernel.
+
+    latent_lab_answers/<cell>.npz   each graded cell's export, as it came out of the sandbox (a few KB to 600 KB)
+    latent_lab_answers/graded.json  what the run said (why it stopped, which cells raised), what the checks gave
+                                    (every check's points and message, notes, feedback pictures) and the digest of
+                                    the checks and settings that gave it
+
+nbgrader keeps the folder in autograded/<student>/<assignment>/ (GradeInSandbox hands it to nbgrader's writer), the
+CLI in each submission's --out folder. `python -m autograder regrade` reads it back (autograder/regrade.py).
+"""
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import course_config as cfg
+from autograder.answers import MAX_EXPORT_BYTES
+from autograder.results import CheckResult
+
+FOLDER = "latent_lab_answers"
+RECORD = "graded.json"
+KIT = Path(__file__).resolve().parents[1]
+GRADING_SOURCES = ["course_config.py", "autograder/checks", "autograder/compare.py", "autograder/answers.py",
+                   "autograder/contract.py", "autograder/grade.py", "autograder/diagnoses.py",
+                   "autograder/feedback.py", "autograder/reference_answers.py"]
+
+
+def checks_digest() -> str:
+    """sha256 of everything that turns kept answers into points and messages (checks, settings, reference)."""
+    digest = hashlib.sha256()
+    for name in GRADING_SOURCES:
+        path = KIT / name
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            digest.update(file.relative_to(KIT).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def answer_files(answers_dir: Path) -> dict:
+    """{name: bytes} of the exports worth keeping. An empty or oversized file is recorded by its size only: the
+    checks judged it by that alone (a sparse file of that size reads back the same)."""
+    kept, sizes = {}, {}
+    for cell_id in cfg.CHECK_POINTS:
+        path = Path(answers_dir) / f"{cell_id}.npz"
+        if path.is_symlink() or not path.is_file():
+            continue
+        size = path.stat().st_size
+        if 0 < size <= MAX_EXPORT_BYTES:
+            kept[path.name] = path.read_bytes()
+        else:
+            sizes[path.name] = size
+    return {"files": kept, "sizes": sizes}
+
+
+def record(graded, answers: dict, stopped: str, raised: dict) -> dict:
+    """graded.json's content for a Graded whose checks ran on `answers` (answer_files)."""
+    return {"digest": checks_digest(), "stopped": stopped, "raised": raised, "problem": graded.problem,
+            "seconds": graded.seconds, "sandbox": graded.sandbox, "sizes": answers["sizes"],
+            "cells": {cell_id: {"results": [asdict(r) for r in grade.results], "notes": list(grade.notes),
+                                "pictures": [list(p) for p in grade.pictures]}
+                      for cell_id, grade in graded.grades.items()}}
+
+
+def files(graded) -> dict:
+    """{path relative to the graded notebook's folder: bytes} to write beside it; empty if nothing was run."""
+    if graded.kept is None:
+        return {}
+    answers, meta = graded.kept
+    out = {f"{FOLDER}/{name}": data for name, data in answers["files"].items()}
+    out[f"{FOLDER}/{RECORD}"] = json.dumps(meta, indent=1).encode()
+    return out
+
+
+def write(folder: Path, graded) -> None:
+    for relative, data in files(graded).items():
+        target = Path(folder) / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def read(folder: Path):
+    """(answers folder ready for the checks, graded.json) from a kept folder; oversized exports come back as sparse
+    files of their size. None when the folder holds no record."""
+    folder = Path(folder)
+    path = folder / RECORD
+    if path.is_symlink() or not path.is_file():
+        return None
+    meta = json.loads(path.read_text())
+    for name, size in meta.get("sizes", {}).items():
+        if name.endswith(".npz") and "/" not in name and not (folder / name).exists():
+            with open(folder / name, "wb") as f:
+                f.truncate(size)
+    return folder, meta
+
+
+def old_grades(meta: dict) -> dict:
+    """{cell_id: {check: CheckResult}} as graded.json recorded them."""
+    return {cell_id: {r["name"]: CheckResult(**r) for r in cell["results"]} for cell_id, cell in meta["cells"].items()}
+
+
+def pictures(meta: dict) -> dict:
+    return {cell_id: [tuple(p) for p in cell.get("pictures", [])] for cell_id, cell in meta["cells"].items()}
+

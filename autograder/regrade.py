@@ -1,0 +1,144 @@
+"""Grade again from the kept answers, after a change to the checks or settings; no notebook runs, no kernel starts.
+
+    python -m autograder regrade ASSIGNMENT [--student ID] [--feedback]   # from the nbgrader course root
+    python -m autograder regrade DIR                                      # a folder written by `grade --out DIR`
+
+Each graded submission kept its answers and what the run said (autograder/kept.py). The checks run again on
+them, as they are now; the feedback pictures are the ones drawn before (the answers did not change). It prints each
+change (student, check, old -> new points). In a course, a student whose points changed is recorded through
+nbgrader's own autograde for that student, with the new result in place of a run (so nbgrader stays the only
+writer of the gradebook and of autograded/), and `--feedback` regenerates their feedback. For a folder, each
+submission's results.json and graded notebook are rewritten.
+"""
+import argparse
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder import executor, kept
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Change:
+    student: str
+    cell_id: str
+    check: str
+    old: float
+    new: float
+
+    def __str__(self):
+        return f"{self.student}: {self.cell_id} {self.check} {self.old:g} -> {self.new:g}"
+
+
+def regrade_kept(folder: Path, student: str):
+    """(Graded without its notebook, [Change]) for one kept folder, or None when it holds no kept answers."""
+    from autograder.grade import grade_answers
+
+    found = kept.read(folder)
+    if found is None:
+        return None
+    answers_dir, meta = found
+    grades = grade_answers(answers_dir, pictures=kept.pictures(meta), stopped=meta["stopped"], raised=meta["raised"])
+    before, changes = kept.old_grades(meta), []
+    for cell_id, grade in grades.items():
+        old = before.get(cell_id, {})
+        changes += [Change(student, cell_id, r.name, old[r.name].points if r.name in old else 0.0, r.points)
+                    for r in grade.results if r.name not in old or old[r.name].points != r.points]
+    graded = executor.Graded(None, grades, meta["problem"], meta["seconds"], meta["sandbox"])
+    answers = {"files": {p.name: p.read_bytes() for p in answers_dir.glob("*.npz")
+                         if p.name not in meta.get("sizes", {})}, "sizes": meta.get("sizes", {})}
+    graded.kept = (answers, kept.record(graded, answers, meta["stopped"], meta["raised"]))
+    return graded, changes
+
+
+def with_new_feedback(notebook_path: Path, graded) -> executor.Graded:
+    """The graded notebook as it was (the student's outputs), its test cells' feedback and scores replaced."""
+    nb = nbformat.read(notebook_path, as_version=4)
+    executor.write_feedback(nb, graded.grades, graded.sandbox)
+    graded.notebook = nb
+    return graded
+
+
+def regrade_course(assignment: str, student: str = None, feedback: bool = False) -> list:
+    """[Change] for every student of the course (run from its root) whose kept answers now grade differently."""
+    from nbgrader.apps import NbGraderAPI
+
+    from autograder.autograde import course_config
+    from autograder.nbgrader_steps import UseWorkerResult
+
+    api = NbGraderAPI(config=course_config())
+    coursedir = api.coursedir
+    root = Path(coursedir.format_path(coursedir.autograded_directory, "*", assignment)).parent.parent
+    folders = sorted(p for p in root.glob(f"*/{assignment}/{kept.FOLDER}") if student in (None, p.parent.parent.name))
+    all_changes, failed = [], []
+    for folder in folders:
+        name = folder.parent.parent.name
+        result = regrade_kept(folder, name)
+        if result is None:
+            continue
+        graded, changes = result
+        if not changes:  # same points: only the record learns it was checked against today's checks
+            kept.write(folder.parent, graded)
+            continue
+        all_changes += changes
+        UseWorkerResult.results[name] = with_new_feedback(folder.parent / f"{assignment}.ipynb", graded)
+        if not api.autograde(assignment, name, force=True, create=True)["success"]:
+            failed.append(name)
+        elif feedback:
+            api.generate_feedback(assignment, name, force=True)
+    if failed:
+        raise RuntimeError(f"nbgrader could not record the regrade of {', '.join(failed)}")
+    return all_changes
+
+
+def regrade_folder(out_dir: Path) -> list:
+    """[Change] for every submission graded into out_dir by `grade --out`, whose files are rewritten."""
+    from autograder.cli import write_outputs
+
+    all_changes = []
+    for folder in sorted(Path(out_dir).rglob(kept.FOLDER)):
+        key = str(folder.parent.relative_to(out_dir))
+        notebooks = sorted(folder.parent.glob("*.ipynb"))
+        result = regrade_kept(folder, key)
+        if result is None or not notebooks:
+            continue
+        graded, changes = result
+        all_changes += changes
+        graded = with_new_feedback(notebooks[0], graded)
+        graded.name = notebooks[0].name
+        for old_picture in folder.parent.glob("*_[0-9]*.png"):
+            old_picture.unlink()
+        write_outputs(graded, out_dir, key + notebooks[0].suffix)
+    return all_changes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", help="the nbgrader assignment (run from the course root), or a folder written by "
+                                       "`grade --out`")
+    parser.add_argument("--student", help="regrade this student only (course)")
+    parser.add_argument("--feedback", action="store_true", help="regenerate the feedback of students who changed")
+
+
+def run(args) -> int:
+    started = time.perf_counter()
+    target = Path(args.target)
+    if target.is_dir() and any(target.rglob(kept.FOLDER)):
+        changes = regrade_folder(target)
+    elif not Path("nbgrader_config.py").is_file():
+        print(f"error: {target} is neither a folder written by `grade --out` (with kept answers) nor, here, an "
+              "assignment: run `regrade ASSIGNMENT` from the course root", file=sys.stderr)
+        return 2
+    else:
+        changes = regrade_course(args.target, args.student, args.feedback)
+    for change in changes:
+        print(change)
+    students = len({c.student for c in changes})
+    print(f"Regraded without running any notebook in {time.perf_counter() - started:.1f} s: {len(changes)} check(s) "
+          f"changed for {students} student(s).", file=sys.stderr)
+    return 0

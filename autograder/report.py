@@ -1,0 +1,245 @@
+"""A class report for the instructor, from the kept answers of every graded submission (no notebook runs).
+
+    python -m autograder report ASSIGNMENT --out report.html   # from the nbgrader course root
+    python -m autograder report DIR --out report.html          # a folder written by `grade --out DIR`
+
+One HTML page, opened in any browser: the score distribution per exercise and per check; the most frequent
+diagnoses with their counts and one anonymised picture each; the Ex5 target categories chosen and how often they
+were on target; the time each submission took; the submissions whose grading failed and why; and pairs to look at
+(near-identical Ex5 latents, identical written answers), never a verdict.
+"""
+import base64
+import html
+import io
+import itertools
+import re
+import sys
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
+
+import course_config as cfg  # noqa: E402
+from autograder import kept  # noqa: E402
+
+SAME_LATENTS = 1e-4   # max |difference| between two students' Ex5 codes for "near-identical" (honest ones differ by >0.1)
+MIN_ANSWER_CHARS = 20  # identical written answers shorter than this ("yes", "a boot") are not worth a look
+
+
+@dataclass
+class Student:
+    name: str
+    meta: dict                          # graded.json
+    folder: Path                        # the kept answers
+    written: dict = field(default_factory=dict)  # {grade id: text} of the written (manually graded) answers
+
+    @property
+    def points(self) -> dict:
+        return {cell: sum(r["points"] for r in c["results"]) for cell, c in self.meta["cells"].items()}
+
+
+def gather(root: Path) -> list:
+    """Every student under root with kept answers: root/<student>/<assignment>/latent_lab_answers (a course's
+    autograded/) or root/<key>/latent_lab_answers (a --out folder)."""
+    students = []
+    for folder in sorted(root.rglob(kept.FOLDER)):
+        found = kept.read(folder)
+        if found is None:
+            continue
+        name = str(folder.parent.relative_to(root))
+        name = name.removesuffix(f"/{cfg.ASSIGNMENT_ID}")
+        notebooks = sorted(folder.parent.glob("*.ipynb"))
+        students.append(Student(name, found[1], folder, written_answers(notebooks[0]) if notebooks else {}))
+    return students
+
+
+def written_answers(path: Path) -> dict:
+    """{grade id: text} of the answers graded by hand (PREDICT, interpretation) that the student changed."""
+    released = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nbformat.read(
+        cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb", 4).cells}
+    answers = {}
+    for cell in nbformat.read(path, 4).cells:
+        role = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and role.get("grade") and role.get("solution"):
+            if cell.source.strip() != released.get(role.get("grade_id"), "").strip():
+                answers[role["grade_id"]] = cell.source
+    return answers
+
+
+def figure_png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def distributions(students) -> str:
+    cells = list(cfg.CHECK_POINTS)
+    fig, axes = plt.subplots(1, len(cells), figsize=(4 * len(cells), 2.8))
+    for ax, cell in zip(np.atleast_1d(axes), cells):
+        top = sum(cfg.CHECK_POINTS[cell].values())
+        ax.hist([s.points.get(cell, 0) for s in students], bins=np.linspace(0, top, 9), color="#4c72b0")
+        ax.set_title(f"{cell} (of {top:g})", fontsize=10)
+        ax.set_xlabel("points")
+    axes = np.atleast_1d(axes)
+    axes[0].set_ylabel("students")
+    return figure_png(fig)
+
+
+def pass_rates(students) -> dict:
+    rates = {}
+    for cell, checks in cfg.CHECK_POINTS.items():
+        for check in checks:
+            results = [r for s in students for r in s.meta["cells"].get(cell, {}).get("results", [])
+                       if r["name"] == check]
+            rates[(cell, check)] = (sum(r["points"] == r["max_points"] for r in results), len(results))
+    return rates
+
+
+def pass_rate_chart(rates: dict) -> str:
+    labels = [f"{cell}: {check}" for cell, check in rates]
+    values = [100 * passed / total if total else 0 for passed, total in rates.values()]
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(labels) + 0.8))
+    ax.barh(labels[::-1], values[::-1], color="#55a868")
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of students passing")
+    return figure_png(fig)
+
+
+def diagnoses(students) -> list:
+    """[(cell, check, message, count, example picture)] for each failure message, most frequent first."""
+    found = defaultdict(list)
+    for student in students:
+        for cell, data in student.meta["cells"].items():
+            for result in data["results"]:
+                if result["points"] < result["max_points"] and result["message"] \
+                        and not result["message"].startswith("Same cause"):  # said once, under its first check
+                    message = re.sub(r"-?\d+\.\d+", "#", result["message"])  # numbers differ, the cause does not
+                    found[(cell, result["name"], message)].append(student)
+    rows = []
+    for (cell, check, message), who in sorted(found.items(), key=lambda item: -len(item[1])):
+        picture = next((p for s in who for p in s.meta["cells"][cell].get("pictures", [])), None)
+        rows.append((cell, check, message, len(who), picture))
+    return rows
+
+
+def ex5_categories(students) -> list:
+    """[(category, chosen by, on target)] from each student's kept Ex5 answers."""
+    from autograder.answers import ExportUnreadable, load_cell_answers
+    from autograder.checks.test_ex5_experiment import target_category
+    from reference import lesson
+
+    chosen, on_target = Counter(), Counter()
+    for student in students:
+        try:
+            answers = load_cell_answers(student.folder, "ex5_experiment")
+            label = target_category(answers, strict=False) if answers is not None else None
+        except (ExportUnreadable, AssertionError):
+            label = None
+        name = lesson.CATEGORY_NAMES[label] if label is not None else "(none readable)"
+        chosen[name] += 1
+        results = {r["name"]: r for r in student.meta["cells"].get("ex5_experiment", {}).get("results", [])}
+        passed = results.get("on_target", {})
+        on_target[name] += bool(passed) and passed["points"] == passed["max_points"]
+    return [(name, count, on_target[name]) for name, count in chosen.most_common()]
+
+
+def look_at(students) -> list:
+    """Pairs an instructor may want to look at: near-identical Ex5 latents, identical written answers."""
+    from autograder.answers import ExportUnreadable, load_cell_answers
+    from autograder.checks.test_ex5_experiment import all_codes
+
+    codes = {}
+    for student in students:
+        try:
+            answers = load_cell_answers(student.folder, "ex5_experiment")
+            codes[student.name] = np.sort(all_codes(answers), axis=0) if answers is not None else None
+        except (ExportUnreadable, AssertionError):
+            codes[student.name] = None
+    pairs = []
+    for a, b in itertools.combinations(students, 2):
+        ca, cb = codes[a.name], codes[b.name]
+        if ca is not None and cb is not None and ca.shape == cb.shape and np.max(np.abs(ca - cb)) < SAME_LATENTS:
+            pairs.append((a.name, b.name, "Ex5 latents are the same codes"))
+        for grade_id in sorted(set(a.written) & set(b.written)):
+            text = " ".join(a.written[grade_id].split())
+            if len(text) >= MIN_ANSWER_CHARS and text == " ".join(b.written[grade_id].split()):
+                pairs.append((a.name, b.name, f"the same written answer in {grade_id}"))
+    return pairs
+
+
+def times(students) -> str:
+    seconds = [s.meta.get("seconds", {}).get("total", 0) for s in students]
+    fig, ax = plt.subplots(figsize=(5, 2.5))
+    ax.hist(seconds, bins=20, color="#8172b2")
+    ax.set_xlabel("seconds to grade one submission")
+    ax.set_ylabel("students")
+    return figure_png(fig)
+
+
+def render(students, title: str) -> str:
+    esc = html.escape
+    img = '<img src="data:image/png;base64,{}" style="max-width:100%"/>'.format
+    rates = pass_rates(students)
+    parts = [f"<h1>{esc(title)}</h1><p>{len(students)} graded submissions. Points are the autograded ones "
+             f"(of {sum(sum(c.values()) for c in cfg.CHECK_POINTS.values()):g}); the written answers are graded by "
+             "hand in formgrader.</p>",
+             "<h2>Scores per exercise</h2>", img(distributions(students)),
+             "<h2>Checks: share of students passing</h2>", img(pass_rate_chart(rates)),
+             "<table><tr><th>exercise</th><th>check</th><th>passed</th></tr>" + "".join(
+                 f"<tr><td>{esc(cell)}</td><td><code>{esc(check)}</code></td><td>{p} / {t}</td></tr>"
+                 for (cell, check), (p, t) in rates.items()) + "</table>",
+             "<h2>Most frequent diagnoses</h2><p>Each failure message, numbers blanked, with how many students "
+             "got it and one picture from one of them (no names).</p><table>"]
+    for cell, check, message, count, picture in diagnoses(students)[:15]:
+        figure = img(picture[1]) if picture else ""
+        parts.append(f"<tr><td><b>{count}</b></td><td>{esc(cell)}<br><code>{esc(check)}</code></td>"
+                     f"<td>{esc(message)}</td><td style='width:320px'>{figure}</td></tr>")
+    parts.append("</table><h2>Ex5: target categories chosen</h2><table><tr><th>category</th><th>students</th>"
+                 "<th>on target</th></tr>" + "".join(f"<tr><td>{esc(n)}</td><td>{c}</td><td>{t}</td></tr>"
+                                                      for n, c, t in ex5_categories(students)) + "</table>")
+    parts += ["<h2>Time per submission</h2>", img(times(students))]
+    failed = [(s.name, s.meta["problem"]) for s in students if s.meta.get("problem")]
+    parts.append("<h2>Submissions whose run stopped</h2>" + ("<ul>" + "".join(
+        f"<li>{esc(n)}: {esc(p)}</li>" for n, p in failed) + "</ul>" if failed else "<p>None.</p>"))
+    pairs = look_at(students)
+    parts.append("<h2>Worth a look</h2><p>Similar work is not proof of anything: students may have worked "
+                 "together as allowed, or followed the same hint. Look at these before drawing any conclusion.</p>" +
+                 ("<ul>" + "".join(f"<li>{esc(a)} and {esc(b)}: {esc(why)}</li>" for a, b, why in pairs) + "</ul>"
+                  if pairs else "<p>Nothing.</p>"))
+    parts.append("<h2>Per student</h2><table><tr><th>student</th>" + "".join(
+        f"<th>{esc(c)}</th>" for c in cfg.CHECK_POINTS) + "<th>total</th></tr>" + "".join(
+        f"<tr class='student'><td>{esc(s.name)}</td>" + "".join(f"<td>{s.points.get(c, 0):g}</td>" for c in cfg.CHECK_POINTS)
+        + f"<td class='total'>{sum(s.points.values()):g}</td></tr>" for s in students) + "</table>")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:20px auto}td,th{padding:3px 10px;"
+             "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}")
+    return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{style}</style>" \
+           f"</head><body>{''.join(parts)}</body></html>"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("target", help="the nbgrader assignment (run from the course root), or a folder written by "
+                                       "`grade --out`")
+    parser.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file to write")
+
+
+def run(args) -> int:
+    target = Path(args.target)
+    root = target if target.is_dir() else Path("autograded")
+    if not root.is_dir():
+        print(f"error: {target} is neither a folder written by `grade --out` nor, here, an assignment with "
+              "autograded/ (run `report ASSIGNMENT` from the course root)", file=sys.stderr)
+        return 2
+    students = gather(root)
+    if not students:
+        print(f"error: no kept answers under {root}: grade (or autograde) first", file=sys.stderr)
+        return 2
+    args.out.write_text(render(students, f"{cfg.COURSE_ID} / {cfg.ASSIGNMENT_ID}: class report"))
+    print(f"Class report of {len(students)} submissions: {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,101 @@
+"""Does `regrade` give, from the kept answers alone, what a full re-autograde gives after a settings change, say
+exactly what changed, and run no notebook?"""
+import argparse
+import json
+import re
+import shutil
+
+import nbformat
+import pytest
+
+import course_config as cfg
+from autograder import autograde, cli, executor, kept, regrade
+from tools import corpus, course
+
+pytestmark = pytest.mark.slow  # two courses of four students graded once each, one regrade: about 2 minutes
+STUDENTS = ["passes_all", "one_mistake_per_exercise", "ex3_direction_reversed", "untouched_release"]
+LOOSER = {"atol": 10.0, "rtol": 0.0}                                            # a mistake now within tolerance
+SPLIT = {"shapes": 0.5, "boot_direction": 2.0, "z_result": 1.5}                 # same total for the cell
+
+
+def autograde_here(root, monkeypatch, *options):
+    monkeypatch.chdir(root)
+    args = argparse.Namespace(assignment=cfg.ASSIGNMENT_ID, student=None, force=False, workers=None, scheduler=None,
+                              no_sandbox=False, verbose=False)
+    for option in options:
+        setattr(args, option, True)
+    assert autograde.run(args) == 0
+
+
+def test_regrade_matches_a_full_autograde_after_a_tolerance_and_point_change(tmp_path, monkeypatch):
+    corpus.write(tmp_path / "subs", STUDENTS)
+    submissions = {name: tmp_path / "subs" / f"{name}.ipynb" for name in STUDENTS}
+    ours = course.make_course(tmp_path / "ours", submissions)
+    autograde_here(ours, monkeypatch)
+    before = course.scores_by_part(ours)
+    record = ours / "autograded" / "passes_all" / cfg.ASSIGNMENT_ID / kept.FOLDER / kept.RECORD
+    assert json.loads(record.read_text())["digest"] == kept.checks_digest()
+
+    monkeypatch.setattr(cfg, "LATENT_TOLERANCE", LOOSER)  # the instructor's two edits, for the rest of the test
+    monkeypatch.setitem(cfg.CHECK_POINTS, "ex3_arithmetic", SPLIT)
+    with monkeypatch.context() as no_kernel:
+        no_kernel.setattr(executor, "run_notebook", lambda *a: pytest.fail("regrade ran a notebook"))
+        changes = regrade.regrade_course(cfg.ASSIGNMENT_ID, feedback=True)
+
+    theirs = course.make_course(tmp_path / "theirs", submissions)
+    autograde_here(theirs, monkeypatch)
+    after = course.scores_by_part(ours)
+    assert after == course.scores_by_part(theirs)
+    assert after != before
+    changed = {(c.student, c.cell_id, c.check) for c in changes}
+    assert ("passes_all", "ex3_arithmetic", "shapes") in changed  # the split: 1 -> 0.5 even when passed
+    assert ("ex3_direction_reversed", "ex3_arithmetic", "boot_direction") in changed  # the looser tolerance
+    for change in changes:  # every change printed is one the gradebook shows
+        assert change.new != change.old
+    graded = nbformat.read(ours / "autograded" / "ex3_direction_reversed" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb", 4)
+    assert graded.cells[0].source  # the student's notebook, outputs kept, feedback rewritten
+    feedback = (ours / "feedback" / "ex3_direction_reversed" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.html").read_text()
+    assert re.search(r"<code>boot_direction</code></td><td[^>]*>2\xa0/\xa02<", feedback)  # the new split, passed
+    assert record.exists() and json.loads(record.read_text())["digest"] == kept.checks_digest()
+    assert not list((ours / "feedback").rglob(kept.FOLDER))  # students get feedback, not the kept answers
+    report_matches_the_gradebook(ours, tmp_path / "report.html")
+
+
+def report_matches_the_gradebook(root, out):
+    """The class report renders in headless Chromium and its per-student totals are the gradebook's."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    assert cli.main(["report", cfg.ASSIGNMENT_ID, "--out", str(out)]) == 0
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,2600"):
+        options.add_argument(flag)
+    options.binary_location = "/usr/bin/chromium"
+    browser = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        browser.get(out.as_uri())
+        rows = {r.find_elements("css selector", "td")[0].text: float(r.find_element("css selector", "td.total").text)
+                for r in browser.find_elements("css selector", "tr.student")}
+        assert all(img.get_property("naturalWidth") > 0 for img in browser.find_elements("css selector", "img"))
+        cfg.DEMO_OUTPUT_DIR.mkdir(exist_ok=True)
+        browser.save_screenshot(str(cfg.DEMO_OUTPUT_DIR / "class_report.png"))
+    finally:
+        browser.quit()
+    gradebook = {student: sum(score for cell, (score, _) in parts.items() if cell.endswith("_tests"))
+                 for student, parts in course.scores_by_part(root).items()}
+    assert rows == gradebook
+
+
+def test_a_folder_graded_by_the_cli_is_regraded_in_place(tmp_path, monkeypatch):
+    corpus.write(tmp_path / "subs", ["passes_all", "ex3_direction_reversed"])
+    assert cli.main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    results = tmp_path / "out" / "ex3_direction_reversed" / "results.json"
+    before = {t["name"]: t["score"] for t in json.loads(results.read_text())["tests"]}
+    monkeypatch.setattr(cfg, "LATENT_TOLERANCE", LOOSER)
+    monkeypatch.setattr(executor, "run_notebook", lambda *a: pytest.fail("regrade ran a notebook"))
+    changes = regrade.regrade_folder(tmp_path / "out")
+    after = {t["name"]: t["score"] for t in json.loads(results.read_text())["tests"]}
+    assert {(c.student, c.check) for c in changes} == {("ex3_direction_reversed", "boot_direction")}
+    assert before["ex3_arithmetic: boot_direction"] == 0 and after["ex3_arithmetic: boot_direction"] == 1.5
+    graded = (tmp_path / "out" / "ex3_direction_reversed" / "ex3_direction_reversed.ipynb").read_text()
+    assert graded.count("data:image/png;base64") >= 3  # the pictures drawn at grading time are still shown
