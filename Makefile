@@ -49,8 +49,9 @@ data: venv
 	$(PY) -m reference.data
 
 # A real JupyterHub on 127.0.0.1 with an instructor and two students (tools/hub_demo.py); as root. Ctrl-C stops it.
+# It keeps the course and the students' work between runs: `make hub-demo HUB_DEMO_ARGS=--fresh` starts over.
 hub-demo: data sandbox hub/node_modules/.installed
-	$(PY) -m tools.hub_demo
+	$(PY) -m tools.hub_demo $(HUB_DEMO_ARGS)
 
 # JupyterHub's proxy, pinned in hub/package-lock.json; Node.js and npm from Debian when missing (and root).
 hub/node_modules/.installed: hub/package-lock.json

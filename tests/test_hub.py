@@ -152,6 +152,16 @@ def as_instructor(hub, action):
 
 
 def test_release_fetch_run_submit_collect_autograde_feedback_export_in_a_browser(hub):
+    def formgrader_in_a_jupyterlab_tab(b):  # JupyterHub forbids framing unless the site's config allows it
+        b.get(f"/user/{hub_demo.INSTRUCTOR}/lab")
+        b.menu("Nbgrader", "Formgrader")
+        frame = b.wait(lambda d: [f for f in d.find_elements("css selector", "iframe") if f.is_displayed()])[0]
+        b.driver.switch_to.frame(frame)
+        b.wait(lambda d: "Manage Assignments" in b.text())
+        b.driver.switch_to.default_content()
+        b.shot("00_instructor_formgrader_in_jupyterlab")
+    as_instructor(hub, formgrader_in_a_jupyterlab_tab)
+
     def release(b):
         message = b.formgrader_action("release")
         b.shot("01_instructor_released")

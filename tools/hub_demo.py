@@ -92,6 +92,11 @@ def jupyter_settings(site: Path) -> None:
         "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.course_id = {cfg.COURSE_ID!r}\n"
         f"c.Exchange.root = {str(site / 'exchange')!r}\n")
+    (site / "jupyter" / "jupyter_server_config.py").write_text(
+        '"""Every user\'s server (JUPYTER_CONFIG_PATH): JupyterHub forbids framing by default (frame-ancestors \'none\'),\n'
+        'which blanks Nbgrader > Formgrader in a JupyterLab tab; framing by the same server only is allowed."""\n'
+        "c = get_config()  # noqa: F821\n"
+        "c.ServerApp.tornado_settings = {\"headers\": {\"Content-Security-Policy\": \"frame-ancestors 'self'\"}}\n")
     menus = {name: True for name in INSTRUCTOR_MENUS}
     (site / "jupyter" / "student" / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": menus, "lockedExtensions": menus}, indent=1))
@@ -178,8 +183,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--site", type=Path, default=Path(os.environ.get("LATENT_LAB_SITE", "/srv/latent_lab")))
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--fresh", action="store_true", help="start over: delete the demo course and the students' "
+                                                            "assignment folders (otherwise everything is kept)")
     args = parser.parse_args(argv)
-    setup(args.site)
+    setup(args.site, fresh=args.fresh)
+    if KIT.stat().st_mode & 0o005:
+        print(f"WARNING: this kit's folder {KIT} can be read by other users, so the demo students can read its "
+              f"solutions (the demo's own copy in {home(INSTRUCTOR)} is private). On a real hub keep the kit "
+              f"private: chmod 700 {KIT}.", flush=True)
     hub = start_hub(args.site, args.port)
     print(f"JupyterHub is up: http://127.0.0.1:{args.port}\n"
           f"  instructor: {INSTRUCTOR}   students: {', '.join(STUDENTS)}   password (all): {PASSWORD}\n"
