@@ -65,7 +65,7 @@ def with_new_feedback(notebook_path: Path, graded) -> executor.Graded:
     return graded
 
 
-def regrade_course(assignment: str, student: str = None, feedback: bool = False) -> list:
+def regrade_course(assignment: str, student: str = None, feedback: bool = False, verbose: bool = False) -> list:
     """[Change] for every student of the course (run from its root) whose kept answers now grade differently."""
     from nbgrader.apps import NbGraderAPI
 
@@ -73,6 +73,8 @@ def regrade_course(assignment: str, student: str = None, feedback: bool = False)
     from autograder.nbgrader_steps import UseWorkerResult
 
     api = NbGraderAPI(config=course_config())
+    if not verbose:  # nbgrader narrates each copy and conversion; the changes printed below are what matter
+        api.log.setLevel(logging.ERROR)
     coursedir = api.coursedir
     root = Path(coursedir.format_path(coursedir.autograded_directory, "*", assignment)).parent.parent
     folders = sorted(p for p in root.glob(f"*/{assignment}/{kept.FOLDER}") if student in (None, p.parent.parent.name))
@@ -123,6 +125,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                        "`grade --out`")
     parser.add_argument("--student", help="regrade this student only (course)")
     parser.add_argument("--feedback", action="store_true", help="regenerate the feedback of students who changed")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show what nbgrader does for each student")
 
 
 def run(args) -> int:
@@ -135,7 +138,7 @@ def run(args) -> int:
               "assignment: run `regrade ASSIGNMENT` from the course root", file=sys.stderr)
         return 2
     else:
-        changes = regrade_course(args.target, args.student, args.feedback)
+        changes = regrade_course(args.target, args.student, args.feedback, args.verbose)
     for change in changes:
         print(change)
     students = len({c.student for c in changes})
