@@ -5,10 +5,10 @@
 
 Each graded submission kept its answers and what the run said (autograder/kept.py). The checks run again on
 them, as they are now; the feedback pictures are the ones drawn before (the answers did not change). It prints each
-change (student, check, old -> new points). In a course, a student whose points changed is recorded through
-nbgrader's own autograde for that student, with the new result in place of a run (so nbgrader stays the only
-writer of the gradebook and of autograded/), and `--feedback` regenerates their feedback. For a folder, each
-submission's results.json and graded notebook are rewritten.
+change (student, check, old -> new points). In a course, a student whose points changed gets the new feedback in
+the test cells of the graded notebook in autograded/ (the student's outputs stay), and the scores go into the
+gradebook through nbgrader's own SaveAutoGrades step, as a full autograde records them; `--feedback` regenerates
+their feedback. For a folder, each submission's results.json and graded notebook are rewritten.
 """
 import argparse
 import logging
@@ -70,7 +70,6 @@ def regrade_course(assignment: str, student: str = None, feedback: bool = False,
     from nbgrader.apps import NbGraderAPI
 
     from autograder.autograde import course_config
-    from autograder.nbgrader_steps import UseWorkerResult
 
     api = NbGraderAPI(config=course_config())
     if not verbose:  # nbgrader narrates each copy and conversion; the changes printed below are what matter
@@ -78,7 +77,7 @@ def regrade_course(assignment: str, student: str = None, feedback: bool = False,
     coursedir = api.coursedir
     root = Path(coursedir.format_path(coursedir.autograded_directory, "*", assignment)).parent.parent
     folders = sorted(p for p in root.glob(f"*/{assignment}/{kept.FOLDER}") if student in (None, p.parent.parent.name))
-    all_changes, failed = [], []
+    all_changes = []
     for folder in folders:
         name = folder.parent.parent.name
         result = regrade_kept(folder, name)
@@ -89,14 +88,24 @@ def regrade_course(assignment: str, student: str = None, feedback: bool = False,
             kept.write(folder.parent, graded)
             continue
         all_changes += changes
-        UseWorkerResult.results[name] = with_new_feedback(folder.parent / f"{assignment}.ipynb", graded)
-        if not api.autograde(assignment, name, force=True, create=True)["success"]:
-            failed.append(name)
-        elif feedback:
+        record(folder.parent / f"{assignment}.ipynb", with_new_feedback(folder.parent / f"{assignment}.ipynb", graded),
+               {"notebook": assignment, "assignment": assignment, "student": name, "db_url": coursedir.db_url})
+        if feedback:
             api.generate_feedback(assignment, name, force=True)
-    if failed:
-        raise RuntimeError(f"nbgrader could not record the regrade of {', '.join(failed)}")
     return all_changes
+
+
+def record(notebook_path: Path, graded, nbgrader_resources: dict) -> None:
+    """The new scores into the gradebook by nbgrader's own SaveAutoGrades (the last step of autograde, which reads
+    each test cell's score as a full autograde would), then the graded notebook and its kept answers rewritten."""
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    SaveAutoGrades().preprocess(graded.notebook, {"nbgrader": nbgrader_resources})
+    mode = notebook_path.stat().st_mode
+    notebook_path.chmod(0o600)  # nbgrader leaves autograded notebooks read-only
+    nbformat.write(graded.notebook, notebook_path)
+    notebook_path.chmod(mode)
+    kept.write(notebook_path.parent, graded)
 
 
 def regrade_folder(out_dir: Path) -> list:
