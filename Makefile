@@ -17,7 +17,8 @@ demo: data sandbox
 test: data sandbox browser hub/node_modules/.installed lint
 	$(PY) -m pytest -q tests
 
-# The edit-test loop: everything but the two long batteries (the 44-notebook corpus and the hostile battery).
+# The edit-test loop: everything but the `slow` tests (the 44-notebook corpus, the hostile battery, workers and Dask,
+# the nbgrader autograde path, the hub in a browser, permissions as Unix users, regrade).
 test-fast: data sandbox lint
 	$(PY) -m pytest -q tests -m "not slow"
 
