@@ -111,24 +111,17 @@ def main(argv=None) -> int:
     grade.add_argument("--scheduler", help="grade on a Dask cluster: the scheduler's address (tcp://host:8786)")
     grade.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
     grade.add_argument("--quiet", action="store_true", help="no table per submission, only problems")
-    from autograder import autograde
+    from autograder import autograde, course_folder, regrade, report
 
-    autograde.add_arguments(commands.add_parser(
-        "autograde", help="nbgrader autograde on workers, resumable (run from the course root)",
-        description=autograde.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
-    from autograder import course_folder, regrade, report
-
-    report.add_arguments(commands.add_parser(
-        "report", help="a class report (HTML) from the kept answers: a course's assignment or a --out folder",
-        description=report.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
-
-    regrade.add_arguments(commands.add_parser(
-        "regrade", help="grade again from the kept answers (no kernel): a course's assignment or a --out folder",
-        description=regrade.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
-
-    course_folder.add_arguments(commands.add_parser(
-        "init-course", help="make a course folder of its own for nbgrader (outside the kit, mode 0700)",
-        description=course_folder.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter))
+    subcommands = {  # name: (module with add_arguments, run and a docstring; one-line help)
+        "autograde": (autograde, "nbgrader autograde on workers, resumable (run from the course root)"),
+        "init-course": (course_folder, "make a course folder of its own for nbgrader (outside the kit, mode 0700)"),
+        "regrade": (regrade, "grade again from the kept answers (no kernel): a course's assignment or a --out folder"),
+        "report": (report, "a class report (HTML) from the kept answers: a course's assignment or a --out folder"),
+    }
+    for name, (module, help_line) in subcommands.items():
+        module.add_arguments(commands.add_parser(name, help=help_line, description=module.__doc__,
+                                                 formatter_class=argparse.RawDescriptionHelpFormatter))
     args = parser.parse_args(argv)
     args.verbose = getattr(args, "verbose", False)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -136,14 +129,8 @@ def main(argv=None) -> int:
     if not args.verbose:  # nbgrader reports restoring each hidden-test cell (every submission): only with -v
         logging.getLogger("traitlets").setLevel(logging.ERROR)
         logging.getLogger("distributed").setLevel(logging.ERROR)  # Dask says each worker start and stop
-    if args.command == "autograde":
-        return autograde.run(args)
-    if args.command == "init-course":
-        return course_folder.run(args)
-    if args.command == "regrade":
-        return regrade.run(args)
-    if args.command == "report":
-        return report.run(args)
+    if args.command in subcommands:
+        return subcommands[args.command][0].run(args)
 
     if not args.path.exists() and not args.path.is_symlink():
         print(f"error: {args.path} does not exist", file=sys.stderr)

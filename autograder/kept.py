@@ -8,6 +8,7 @@
 nbgrader keeps the folder in autograded/<student>/<assignment>/ (GradeInSandbox hands it to nbgrader's writer), the
 CLI in each submission's --out folder. `python -m autograder regrade` reads it back (autograder/regrade.py).
 """
+import functools
 import hashlib
 import json
 from dataclasses import asdict
@@ -25,6 +26,7 @@ GRADING_SOURCES = ["course_config.py", "autograder/checks", "autograder/compare.
                    "autograder/feedback.py", "autograder/reference_answers.py"]
 
 
+@functools.cache  # once per process: every graded submission records it
 def checks_digest() -> str:
     """sha256 of everything that turns kept answers into points and messages (checks, settings, reference)."""
     digest = hashlib.sha256()

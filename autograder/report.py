@@ -9,6 +9,7 @@ were on target; the time each submission took; the submissions whose grading fai
 (near-identical Ex5 latents, identical written answers), never a verdict.
 """
 import base64
+import functools
 import html
 import io
 import itertools
@@ -59,10 +60,15 @@ def gather(root: Path) -> list:
     return students
 
 
+@functools.cache
+def released_sources() -> dict:
+    return {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nbformat.read(
+        cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb", 4).cells}
+
+
 def written_answers(path: Path) -> dict:
     """{grade id: text} of the answers graded by hand (PREDICT, interpretation) that the student changed."""
-    released = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nbformat.read(
-        cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb", 4).cells}
+    released = released_sources()
     answers = {}
     for cell in nbformat.read(path, 4).cells:
         role = cell.metadata.get("nbgrader", {})
