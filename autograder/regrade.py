@@ -24,6 +24,10 @@ from autograder import executor, kept
 log = logging.getLogger(__name__)
 
 
+class NothingToRegrade(LookupError):
+    """The assignment (or student) has no autograded submission here: nothing was changed."""
+
+
 @dataclass
 class Change:
     student: str
@@ -76,23 +80,41 @@ def regrade_course(assignment: str, student: str = None, feedback: bool = False,
         api.log.setLevel(logging.ERROR)
     coursedir = api.coursedir
     root = Path(coursedir.format_path(coursedir.autograded_directory, "*", assignment)).parent.parent
-    folders = sorted(p for p in root.glob(f"*/{assignment}/{kept.FOLDER}") if student in (None, p.parent.parent.name))
+    folders = sorted(p for p in root.glob(f"*/{assignment}") if p.is_dir() and student in (None, p.parent.name))
+    if not folders:
+        raise NothingToRegrade(f"no autograded submission of {assignment!r}" + (f" by {student!r}" if student else "")
+                               + f" under {root}: autograde it first (python -m autograder autograde {assignment})")
+    unkept = [p.parent.name for p in folders if kept.read(p / kept.FOLDER) is None]
+    if unkept:
+        log.warning("%d student(s) graded without kept answers (by a kit older than regrade, or by another config)"
+                    " are left as they are; `python -m autograder autograde %s --force --student ID` grades one "
+                    "again: %s", len(unkept), assignment, ", ".join(unkept))
     all_changes = []
-    for folder in folders:
+    for folder in (p / kept.FOLDER for p in folders if p.parent.name not in unkept):
         name = folder.parent.parent.name
-        result = regrade_kept(folder, name)
-        if result is None:
-            continue
-        graded, changes = result
+        graded, changes = regrade_kept(folder, name)
         if not changes:  # same points: only the record learns it was checked against today's checks
             kept.write(folder.parent, graded)
             continue
         all_changes += changes
         record(folder.parent / f"{assignment}.ipynb", with_new_feedback(folder.parent / f"{assignment}.ipynb", graded),
                {"notebook": assignment, "assignment": assignment, "student": name, "db_url": coursedir.db_url})
-        if feedback:
-            api.generate_feedback(assignment, name, force=True)
+    changed = {c.student for c in all_changes}
+    if feedback and changed:
+        regenerate_feedback(api, assignment, changed, everyone={p.parent.name for p in root.glob(f"*/{assignment}")})
     return all_changes
+
+
+def regenerate_feedback(api, assignment: str, students: set, everyone: set) -> None:
+    """nbgrader's generate_feedback for these students, in one run (a run per student compiles the templates each
+    time: 0.33 s a student instead of 0.23)."""
+    from nbgrader.utils import temp_attrs
+
+    with temp_attrs(api.coursedir, student_id_exclude=",".join(sorted(everyone - students))):
+        result = api.generate_feedback(assignment, force=True)
+    if not result["success"]:
+        log.error("nbgrader's generate_feedback failed; the gradebook and autograded notebooks are up to date, run "
+                  "`nbgrader generate_feedback %s --force` again:\n%s", assignment, result.get("log", ""))
 
 
 def record(notebook_path: Path, graded, nbgrader_resources: dict) -> None:
@@ -147,7 +169,11 @@ def run(args) -> int:
               "assignment: run `regrade ASSIGNMENT` from the course root", file=sys.stderr)
         return 2
     else:
-        changes = regrade_course(args.target, args.student, args.feedback, args.verbose)
+        try:
+            changes = regrade_course(args.target, args.student, args.feedback, args.verbose)
+        except NothingToRegrade as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     for change in changes:
         print(change)
     students = len({c.student for c in changes})

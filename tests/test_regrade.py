@@ -12,7 +12,6 @@ import course_config as cfg
 from autograder import autograde, cli, executor, kept, regrade
 from tools import corpus, course
 
-pytestmark = pytest.mark.slow  # two courses of four students graded once each, one regrade: about 2 minutes
 STUDENTS = ["passes_all", "one_mistake_per_exercise", "ex3_direction_reversed", "untouched_release"]
 LOOSER = {"atol": 10.0, "rtol": 0.0}                                            # a mistake now within tolerance
 SPLIT = {"shapes": 0.5, "boot_direction": 2.0, "z_result": 1.5}                 # same total for the cell
@@ -27,6 +26,7 @@ def autograde_here(root, monkeypatch, *options):
     assert autograde.run(args) == 0
 
 
+@pytest.mark.slow  # two courses of four students graded once each, one regrade: about 2 minutes
 def test_regrade_matches_a_full_autograde_after_a_tolerance_and_point_change(tmp_path, monkeypatch):
     corpus.write(tmp_path / "subs", STUDENTS)
     submissions = {name: tmp_path / "subs" / f"{name}.ipynb" for name in STUDENTS}
@@ -58,6 +58,7 @@ def test_regrade_matches_a_full_autograde_after_a_tolerance_and_point_change(tmp
     assert re.search(r"<code>boot_direction</code></td><td[^>]*>2\xa0/\xa02<", feedback)  # the new split, passed
     assert record.exists() and json.loads(record.read_text())["digest"] == kept.checks_digest()
     assert not list((ours / "feedback").rglob(kept.FOLDER))  # students get feedback, not the kept answers
+    assert {p.name for p in (ours / "feedback").iterdir()} == {c.student for c in changes}  # only theirs is redone
     report_matches_the_gradebook(ours, tmp_path / "report.html")
 
 
@@ -86,6 +87,7 @@ def report_matches_the_gradebook(root, out):
     assert rows == gradebook
 
 
+@pytest.mark.slow  # two submissions graded
 def test_a_folder_graded_by_the_cli_is_regraded_in_place(tmp_path, monkeypatch):
     corpus.write(tmp_path / "subs", ["passes_all", "ex3_direction_reversed"])
     assert cli.main(["grade", str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--quiet"]) == 0
@@ -99,3 +101,20 @@ def test_a_folder_graded_by_the_cli_is_regraded_in_place(tmp_path, monkeypatch):
     assert before["ex3_arithmetic: boot_direction"] == 0 and after["ex3_arithmetic: boot_direction"] == 1.5
     graded = (tmp_path / "out" / "ex3_direction_reversed" / "ex3_direction_reversed.ipynb").read_text()
     assert graded.count("data:image/png;base64") >= 3  # the pictures drawn at grading time are still shown
+
+
+def test_a_course_with_nothing_kept_says_what_to_do_and_changes_nothing(tmp_path, monkeypatch, capsys, caplog):
+    from autograder.course_folder import init_course
+
+    init_course(tmp_path / "course")
+    monkeypatch.chdir(tmp_path / "course")
+    args = argparse.Namespace(target=cfg.ASSIGNMENT_ID, student=None, feedback=False, verbose=False)
+    assert regrade.run(args) == 2
+    assert "no autograded submission of" in capsys.readouterr().err  # and how to get one
+    graded_before = tmp_path / "course" / "autograded" / "old_timer" / cfg.ASSIGNMENT_ID
+    graded_before.mkdir(parents=True)  # autograded before the kit kept answers
+    (graded_before / f"{cfg.ASSIGNMENT_ID}.ipynb").write_text("{}")
+    assert regrade.run(args) == 0
+    assert "old_timer" in caplog.text and "--force --student ID" in caplog.text
+    assert (graded_before / f"{cfg.ASSIGNMENT_ID}.ipynb").read_text() == "{}"
+    assert regrade.run(argparse.Namespace(**{**vars(args), "student": "nobody"})) == 2
