@@ -93,7 +93,9 @@ model-card: data
 release: venv
 	$(PY) -m lesson.build
 	$(PY) -m tools.readme
-	PATH=$(CURDIR)/.venv/bin:$$PATH .venv/bin/nbgrader generate_assignment latent_space --force
+	@# a scratch gradebook: the kit is never a course, so none is left here
+	scratch=$$(mktemp -d) && PATH=$(CURDIR)/.venv/bin:$$PATH .venv/bin/nbgrader generate_assignment latent_space \
+	  --force --db sqlite:///$$scratch/gradebook.db; status=$$?; rm -rf $$scratch; exit $$status
 
 clean:
 	rm -rf demo_output .pytest_cache

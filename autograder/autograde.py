@@ -42,6 +42,22 @@ def course_config():
     return config
 
 
+def course_api():
+    """nbgrader's API on the course (run from its root), with course_config(). Its constructor lists the exchange and
+    logs CRITICAL where the course has none; grading never uses the exchange, so that one message is not shown."""
+    from nbgrader.apps import NbGraderAPI
+
+    def not_about_the_exchange(record):
+        return not record.getMessage().startswith("Unwritable directory")
+
+    traitlets_log = logging.getLogger("traitlets")  # the API sets its level itself, so a filter it is
+    traitlets_log.addFilter(not_about_the_exchange)
+    try:
+        return NbGraderAPI(config=course_config())
+    finally:
+        traitlets_log.removeFilter(not_about_the_exchange)
+
+
 def graded_already(api, assignment: str, student: str) -> bool:
     """The autograded notebook reads back and the gradebook holds an automatic score for each autograded cell."""
     from nbgrader.api import MissingEntry
@@ -85,14 +101,12 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from nbgrader.apps import NbGraderAPI
-
     import course_config as cfg
     from autograder import parallel
     from autograder.nbgrader_steps import UseWorkerResult
     from autograder.sandbox import MachineProblem
 
-    api = NbGraderAPI(config=course_config())
+    api = course_api()
     coursedir = api.coursedir
     submitted = sorted(Path(p).parent.name for p in glob.glob(
         coursedir.format_path(coursedir.submitted_directory, "*", args.assignment)) if os.path.isdir(p))

@@ -13,6 +13,7 @@ import argparse
 import base64
 import json
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -128,7 +129,8 @@ def main(argv=None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # nbgrader reports restoring each hidden-test cell (every submission): only with -v
         logging.getLogger("traitlets").setLevel(logging.ERROR)
-        logging.getLogger("distributed").setLevel(logging.ERROR)  # Dask says each worker start and stop
+        # Dask says each worker start and stop; it sets its loggers' levels from its config when first imported
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
     if args.command in subcommands:
         return subcommands[args.command][0].run(args)
 

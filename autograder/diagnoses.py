@@ -189,6 +189,10 @@ def diagnose(quantity: str, got: np.ndarray, context: dict, tolerance: dict) -> 
 
 
 def looks_sampled(got: np.ndarray, expected: np.ndarray, logvar_mean: np.ndarray, n: int) -> bool:
-    """A mean of n sampled z's sits within a few posterior standard deviations / sqrt(n) of the mean of mu."""
+    """A mean of n sampled z's sits within a few posterior standard deviations / sqrt(n) of the mean of mu, and not
+    much closer: a rounding-sized difference (a tolerance of 0) is no sampling."""
     sigma = np.sqrt(np.exp(logvar_mean) * 2.0 / n)  # two averages of n samples each feed a difference
-    return bool(same_numbers_shape(got.shape, expected.shape) and np.all(np.abs(got.reshape(expected.shape) - expected) < 5 * sigma))
+    if not same_numbers_shape(got.shape, expected.shape):
+        return False
+    off = np.abs(got.reshape(expected.shape) - expected) / sigma
+    return bool(np.all(off < 5) and np.sqrt(np.mean(off ** 2)) > 0.3)

@@ -164,6 +164,7 @@ class RunInBox(Execute):
     - at most course_config.OUTPUT_LIMIT_BYTES of output is kept."""
 
     interrupt_on_timeout = False  # a loop that ignores SIGINT would hang every later cell: stop instead
+    shutdown_kernel = "immediate"  # its exports are written when its cells end; a polite stop only costs time
 
     def preprocess(self, nb, resources=None, km=None):
         self.stopped, self.output_bytes, self.output_note_given = "", 0, False
@@ -237,6 +238,12 @@ def _assignment_files():
 
 
 _warm = []  # this process's warm box, started at its first submission
+_box_pool = []  # where this worker's first box may be taken from (parallel.grade_on_worker)
+
+
+def offer_box_pool(address: str) -> None:
+    """Take this process's first warm box from the grading client's BoxPool at `address` (already started)."""
+    _box_pool[:] = [address]
 
 
 def warm_box():
@@ -246,9 +253,17 @@ def warm_box():
     if _warm and not _warm[0].alive:
         _warm.pop().close()
     if not _warm:
-        _warm.append(WarmBox(_assignment_files(), list(cfg.CHECK_POINTS)))
+        taken = WarmBox.take_from(_box_pool.pop()) if _box_pool else None
+        _warm.append(taken or WarmBox(_assignment_files(), list(cfg.CHECK_POINTS)))
         at_exit(lambda: _warm and _warm.pop().close())
     return _warm[0]
+
+
+def box_pool(count: int):
+    """A BoxPool of `count` warm boxes for local workers, or None where submissions do not run in warm boxes."""
+    from autograder.sandbox import BoxPool
+
+    return BoxPool(count, _assignment_files(), list(cfg.CHECK_POINTS)) if cfg.SANDBOX_WARM else None
 
 
 def run_notebook(nb, sandbox: str):
@@ -280,12 +295,15 @@ def run_notebook(nb, sandbox: str):
 def grade_notebook(nb, sandbox: str = None) -> Graded:
     """Run and grade a notebook whose protected cells are already restored. Never raises for the notebook."""
     from autograder.grade import grade_answers
+    from autograder.reference_answers import get_reference
 
     sandbox = sandbox or cfg.SANDBOX
     started = time.perf_counter()
     seconds = {}
     cleanup = None
     try:
+        get_reference()  # computed once per process, minutes where it is not cached: not this submission's time
+        started = time.perf_counter()
         try:
             pristine = copy.deepcopy(nb)
             answers_dir, cleanup, stopped = run_notebook(nb, sandbox)

@@ -50,15 +50,20 @@ def html_report(cell_id, results, pictures=(), notes=()) -> str:
 
 def _png(fig) -> str:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=80)  # layouts are set by hand: bbox_inches="tight" draws everything twice
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _show(ax, image, title, **kwargs):
-    ax.imshow(np.asarray(image).reshape(28, 28), cmap=kwargs.pop("cmap", "gray"), **({"vmin": 0, "vmax": 1} | kwargs))
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
+def _panels(panels, size=3.0) -> str:
+    """One row of pictures, each [(image, title, cmap, vmax)] in an axes of its own, as a base64 PNG."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels), size + 0.35), squeeze=False)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=size / (size + 0.35), wspace=0.04)
+    for ax, (image, title, cmap, vmax) in zip(axes[0], panels):
+        ax.imshow(image, cmap=cmap, vmin=0, vmax=vmax)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    return _png(fig)
 
 
 def grid_image(grid) -> np.ndarray:
@@ -70,10 +75,9 @@ def ex3_pictures(reference, z_result):
     """The student's decoded z_result beside the reference's."""
     expected = reference.decode(reference["ex3.z_result"].reshape(1, -1))[0]
     got = reference.decode(np.asarray(z_result, dtype=np.float64).reshape(1, -1))[0]
-    fig, axes = plt.subplots(1, 2, figsize=(4, 2.2))
-    _show(axes[0], got, "yours: decode(z_result)")
-    _show(axes[1], expected, "reference")
-    return [("Your z_result decoded by the reference VAE, beside the reference result.", _png(fig))]
+    return [("Your z_result decoded by the reference VAE, beside the reference result.",
+             _panels([(got.reshape(28, 28), "yours: decode(z_result)", "gray", 1),
+                      (expected.reshape(28, 28), "reference", "gray", 1)], size=1.8))]
 
 
 def ex4_pictures(reference, grid):
@@ -81,30 +85,40 @@ def ex4_pictures(reference, grid):
     panels = [(grid_image(grid), "your decoded_grid", "gray", 1), (grid_image(expected), "reference", "gray", 1)]
     if grid.shape == expected.shape:
         panels.append((grid_image(np.abs(grid - expected)), "|difference|", "magma", 0.5))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.2))
-    for ax, (image, title, cmap, vmax) in zip(axes, panels):
-        ax.imshow(image, cmap=cmap, vmin=0, vmax=vmax)
-        ax.set_title(title)
-        ax.axis("off")
     return [("Your grid (as the grader read it, on a 0-1 scale), the reference grid"
-             + (", and where they differ." if len(panels) == 3 else "."), _png(fig))]
+             + (", and where they differ." if len(panels) == 3 else "."), _panels(panels, size=3.6))]
+
+
+LABEL_BAND, GAP = 10, 2  # pixels above each decoded image for the judge's label, and between images
+
+
+def labelled_mosaic(images, labels, target, cols=10) -> str:
+    """Decoded images in rows of `cols`, each under the judge's label (green on target, red otherwise), drawn
+    as one image and one text per label: far cheaper than an axes per image."""
+    rows = (len(images) + cols - 1) // cols
+    cell_h, cell_w = 28 + LABEL_BAND + GAP, 28 + GAP
+    mosaic = np.ones((rows * cell_h, cols * cell_w))
+    for i, image in enumerate(images):
+        top, left = (i // cols) * cell_h + LABEL_BAND, (i % cols) * cell_w
+        mosaic[top:top + 28, left:left + 28] = np.asarray(image).reshape(28, 28)
+    scale = 1.1 / cell_w  # inches per mosaic pixel: about 1.1 inch per image
+    fig = plt.figure(figsize=(mosaic.shape[1] * scale, mosaic.shape[0] * scale))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    for i, label in enumerate(labels):
+        ax.text((i % cols) * cell_w + 14, (i // cols) * cell_h + LABEL_BAND - 1.5, verdict_name(label),
+                ha="center", va="bottom", fontsize=8, color="green" if label == target else "red")
+    return _png(fig)
 
 
 def ex5_pictures(reference, codes_by_technique, target):
     pictures = []
     for technique, codes in list(codes_by_technique.items())[:10]:  # a picture each for the first ten techniques
         images = reference.decode(codes[:30])
-        labels = reference.judge(images)
-        cols = 10
-        rows = (len(images) + cols - 1) // cols
-        fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3), squeeze=False)
-        for ax in axes.flat:
-            ax.axis("off")
-        for ax, image, label in zip(axes.flat, images, labels):
-            _show(ax, image, verdict_name(label))
-            ax.title.set_color("green" if label == target else "red")
         pictures.append((f"{technique}: your codes decoded by the reference VAE, with the judge's label "
-                         f"(green = {lesson.CATEGORY_NAMES[target] if target is not None else 'target'}).", _png(fig)))
+                         f"(green = {lesson.CATEGORY_NAMES[target] if target is not None else 'target'}).",
+                         labelled_mosaic(images, reference.judge(images), target)))
     return pictures
 
 

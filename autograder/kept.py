@@ -8,6 +8,7 @@
 nbgrader keeps the folder in autograded/<student>/<assignment>/ (GradeInSandbox hands it to nbgrader's writer), the
 CLI in each submission's --out folder. `python -m autograder regrade` reads it back (autograder/regrade.py).
 """
+import contextlib
 import functools
 import hashlib
 import json
@@ -80,18 +81,52 @@ def write(folder: Path, graded) -> None:
 
 
 def read(folder: Path):
-    """(answers folder ready for the checks, graded.json) from a kept folder; oversized exports come back as sparse
-    files of their size. None when the folder holds no record."""
-    folder = Path(folder)
-    path = folder / RECORD
+    """graded.json of a kept folder, or None when it holds none."""
+    path = Path(folder) / RECORD
     if path.is_symlink() or not path.is_file():
         return None
-    meta = json.loads(path.read_text())
+    return json.loads(path.read_text())
+
+
+@contextlib.contextmanager
+def answers_for_checks(folder: Path, meta: dict):
+    """The kept folder, ready for the checks: an export recorded by its size only (empty or oversized) is there, for
+    the checks' time only, as a sparse file of that size."""
+    made = []
     for name, size in meta.get("sizes", {}).items():
-        if name.endswith(".npz") and "/" not in name and not (folder / name).exists():
-            with open(folder / name, "wb") as f:
+        path = Path(folder) / name
+        if name.endswith(".npz") and "/" not in name and not path.exists():
+            with open(path, "wb") as f:
                 f.truncate(size)
-    return folder, meta
+            made.append(path)
+    try:
+        yield Path(folder)
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
+
+
+class NothingKept(LookupError):
+    """No graded submission to read here; the message says what to do. Nothing was changed."""
+
+
+def in_course(autograded: Path, assignment: str, student: str = None) -> list:
+    """[autograded/<student>/<assignment>] of the course whose autograded/ folder is given (run from its root)."""
+    if assignment != cfg.ASSIGNMENT_ID:
+        raise NothingKept(f"this kit grades the assignment {cfg.ASSIGNMENT_ID!r}, not {assignment!r}")
+    if (KIT / "course_config.py").resolve() == (Path.cwd() / "course_config.py").resolve():
+        raise NothingKept("this is the kit's folder, not a course: run this from the course root (the folder "
+                          "init-course made, holding gradebook.db), or give a folder written by `grade --out`")
+    everyone = sorted(p for p in Path(autograded).glob(f"*/{assignment}") if p.is_dir())
+    if not everyone:
+        raise NothingKept(f"nothing of {assignment!r} is autograded yet: run `python -m autograder autograde "
+                          f"{assignment}` first")
+    chosen = [p for p in everyone if student in (None, p.parent.name)]
+    if not chosen:
+        names = [p.parent.name for p in everyone]
+        raise NothingKept(f"no autograded submission of {assignment!r} by {student!r}; the autograded students are: "
+                          + ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else ""))
+    return chosen
 
 
 def old_grades(meta: dict) -> dict:

@@ -59,12 +59,15 @@ def read(path: Path, student: str, root: Path = None) -> Submission:
 _pipelines = {}  # one per worker process and sandbox setting: its scratch gradebook and loaded reference
 
 
-def grade_on_worker(submission: Submission, sandbox: str) -> executor.Graded:
-    """The task a worker runs: parse, then the whole pipeline. Raises only MachineProblem."""
+def grade_on_worker(submission: Submission, sandbox: str, box_pool: str = None) -> executor.Graded:
+    """The task a worker runs: parse, then the whole pipeline. Raises only MachineProblem. box_pool: the address
+    of the client's BoxPool, where a local worker takes its warm box."""
     from autograder.pipeline import Pipeline
     from autograder.sandbox import at_exit
 
     if sandbox not in _pipelines:
+        if box_pool:
+            executor.offer_box_pool(box_pool)
         _pipelines[sandbox] = Pipeline(sandbox)
         at_exit(_pipelines[sandbox].close)
     return grade_with(_pipelines[sandbox], submission)
@@ -126,16 +129,22 @@ def grade_in_parallel(submissions, sandbox: str, workers: int = None, scheduler:
                       total: int = None):
     """Yield (submission, Graded) as each finishes. Submissions are read and sent a few per worker ahead (a class
     of big notebooks never sits in memory at once). On MachineProblem the rest is cancelled and it is raised."""
+    # local workers' warm boxes start first: their imports run while distributed loads and the cluster starts
+    pool = executor.box_pool(workers) if workers and not scheduler and sandbox != "none" else None
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
-    client, cluster = connect(workers, scheduler)
+    try:
+        client, cluster = connect(workers, scheduler)
+    except BaseException:
+        pool and pool.close()
+        raise
     to_send, sent, finished = iter(submissions), {}, as_completed()
 
     def send_more():
         ahead = IN_FLIGHT_PER_WORKER * max(sum(client.nthreads().values()), workers or 0, 1)  # workers may join
         for submission in itertools.islice(to_send, max(ahead - len(sent), 0)):
-            future = client.submit(grade_on_worker, submission, sandbox, pure=False,
+            future = client.submit(grade_on_worker, submission, sandbox, pool and pool.address, pure=False,
                                    key=f"grade-{next(numbers)}-{submission.name}")
             sent[future] = submission
             finished.add(future)
@@ -164,3 +173,5 @@ def grade_in_parallel(submissions, sandbox: str, workers: int = None, scheduler:
         client.close()
         if cluster is not None:
             cluster.close()
+        if pool is not None:
+            pool.close()

@@ -20,12 +20,9 @@ from pathlib import Path
 import nbformat
 
 from autograder import executor, kept
+from autograder.sandbox import MachineProblem
 
 log = logging.getLogger(__name__)
-
-
-class NothingToRegrade(LookupError):
-    """The assignment (or student) has no autograded submission here: nothing was changed."""
 
 
 @dataclass
@@ -44,19 +41,19 @@ def regrade_kept(folder: Path, student: str):
     """(Graded without its notebook, [Change]) for one kept folder, or None when it holds no kept answers."""
     from autograder.grade import grade_answers
 
-    found = kept.read(folder)
-    if found is None:
+    meta = kept.read(folder)
+    if meta is None:
         return None
-    answers_dir, meta = found
-    grades = grade_answers(answers_dir, pictures=kept.pictures(meta), stopped=meta["stopped"], raised=meta["raised"])
+    with kept.answers_for_checks(folder, meta) as answers_dir:
+        grades = grade_answers(answers_dir, pictures=kept.pictures(meta), stopped=meta["stopped"],
+                               raised=meta["raised"])
     before, changes = kept.old_grades(meta), []
     for cell_id, grade in grades.items():
         old = before.get(cell_id, {})
         changes += [Change(student, cell_id, r.name, old[r.name].points if r.name in old else 0.0, r.points)
                     for r in grade.results if r.name not in old or old[r.name].points != r.points]
     graded = executor.Graded(None, grades, meta["problem"], meta["seconds"], meta["sandbox"])
-    answers = {"files": {p.name: p.read_bytes() for p in answers_dir.glob("*.npz")
-                         if p.name not in meta.get("sizes", {})}, "sizes": meta.get("sizes", {})}
+    answers = {"files": {p.name: p.read_bytes() for p in Path(folder).glob("*.npz")}, "sizes": meta.get("sizes", {})}
     graded.kept = (answers, kept.record(graded, answers, meta["stopped"], meta["raised"]))
     return graded, changes
 
@@ -71,19 +68,14 @@ def with_new_feedback(notebook_path: Path, graded) -> executor.Graded:
 
 def regrade_course(assignment: str, student: str = None, feedback: bool = False, verbose: bool = False) -> list:
     """[Change] for every student of the course (run from its root) whose kept answers now grade differently."""
-    from nbgrader.apps import NbGraderAPI
+    from autograder.autograde import course_api
 
-    from autograder.autograde import course_config
-
-    api = NbGraderAPI(config=course_config())
+    api = course_api()
     if not verbose:  # nbgrader narrates each copy and conversion; the changes printed below are what matter
         api.log.setLevel(logging.ERROR)
     coursedir = api.coursedir
     root = Path(coursedir.format_path(coursedir.autograded_directory, "*", assignment)).parent.parent
-    folders = sorted(p for p in root.glob(f"*/{assignment}") if p.is_dir() and student in (None, p.parent.name))
-    if not folders:
-        raise NothingToRegrade(f"no autograded submission of {assignment!r}" + (f" by {student!r}" if student else "")
-                               + f" under {root}: autograde it first (python -m autograder autograde {assignment})")
+    folders = kept.in_course(root, assignment, student)
     unkept = [p.parent.name for p in folders if kept.read(p / kept.FOLDER) is None]
     if unkept:
         log.warning("%d student(s) graded without kept answers (by a kit older than regrade, or by another config)"
@@ -99,10 +91,22 @@ def regrade_course(assignment: str, student: str = None, feedback: bool = False,
         all_changes += changes
         record(folder.parent / f"{assignment}.ipynb", with_new_feedback(folder.parent / f"{assignment}.ipynb", graded),
                {"notebook": assignment, "assignment": assignment, "student": name, "db_url": coursedir.db_url})
-    changed = {c.student for c in all_changes}
-    if feedback and changed:
-        regenerate_feedback(api, assignment, changed, everyone={p.parent.name for p in root.glob(f"*/{assignment}")})
+    stale = {p.parent.name for p in folders if feedback_is_stale(coursedir, p.parent.name, assignment)}
+    if feedback and (stale or all_changes):
+        regenerate_feedback(api, assignment, stale | {c.student for c in all_changes},
+                            everyone={p.parent.name for p in root.glob(f"*/{assignment}")})
+    elif stale:
+        log.warning("the feedback of %d student(s) in %s/ shows scores from before: `regrade %s --feedback` "
+                    "regenerates it (also later), or `nbgrader generate_feedback %s --force`: %s", len(stale),
+                    coursedir.feedback_directory, assignment, assignment, ", ".join(sorted(stale)))
     return all_changes
+
+
+def feedback_is_stale(coursedir, student: str, assignment: str) -> bool:
+    """The student has feedback, older than the autograded notebook (regraded since)."""
+    graded = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment), f"{assignment}.ipynb")
+    html = Path(coursedir.format_path(coursedir.feedback_directory, student, assignment), f"{assignment}.html")
+    return html.is_file() and graded.is_file() and html.stat().st_mtime < graded.stat().st_mtime
 
 
 def regenerate_feedback(api, assignment: str, students: set, everyone: set) -> None:
@@ -120,9 +124,21 @@ def regenerate_feedback(api, assignment: str, students: set, everyone: set) -> N
 def record(notebook_path: Path, graded, nbgrader_resources: dict) -> None:
     """The new scores into the gradebook by nbgrader's own SaveAutoGrades (the last step of autograde, which reads
     each test cell's score as a full autograde would), then the graded notebook and its kept answers rewritten."""
+    from nbgrader.api import Gradebook
     from nbgrader.preprocessors import SaveAutoGrades
 
-    SaveAutoGrades().preprocess(graded.notebook, {"nbgrader": nbgrader_resources})
+    where = nbgrader_resources
+    with Gradebook(where["db_url"]) as gradebook:
+        before = {g.name: (g.auto_score, g.needs_manual_grade) for g in gradebook.find_submission_notebook(
+            where["notebook"], where["assignment"], where["student"]).grades}
+    SaveAutoGrades().preprocess(graded.notebook, {"nbgrader": where})
+    # SaveAutoGrades flags every hand-graded cell for grading again; the student's answers did not change, so only
+    # a cell whose automatic score changed keeps nbgrader's flag (an override of it deserves a second look)
+    with Gradebook(where["db_url"]) as gradebook:
+        for grade in gradebook.find_submission_notebook(where["notebook"], where["assignment"], where["student"]).grades:
+            if grade.name in before and grade.auto_score == before[grade.name][0]:
+                grade.needs_manual_grade = before[grade.name][1]
+        gradebook.db.commit()
     mode = notebook_path.stat().st_mode
     notebook_path.chmod(0o600)  # nbgrader leaves autograded notebooks read-only
     nbformat.write(graded.notebook, notebook_path)
@@ -155,25 +171,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", help="the nbgrader assignment (run from the course root), or a folder written by "
                                        "`grade --out`")
     parser.add_argument("--student", help="regrade this student only (course)")
-    parser.add_argument("--feedback", action="store_true", help="regenerate the feedback of students who changed")
+    parser.add_argument("--feedback", action="store_true", help="regenerate the feedback of students who changed, "
+                        "and any feedback older than its student's grades (course)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show what nbgrader does for each student")
 
 
 def run(args) -> int:
     started = time.perf_counter()
     target = Path(args.target)
-    if target.is_dir() and any(target.rglob(kept.FOLDER)):
-        changes = regrade_folder(target)
-    elif not Path("nbgrader_config.py").is_file():
+    if not (target.is_dir() and any(target.rglob(kept.FOLDER))) and not Path("nbgrader_config.py").is_file():
         print(f"error: {target} is neither a folder written by `grade --out` (with kept answers) nor, here, an "
               "assignment: run `regrade ASSIGNMENT` from the course root", file=sys.stderr)
         return 2
-    else:
-        try:
+    try:
+        if target.is_dir() and any(target.rglob(kept.FOLDER)):
+            changes = regrade_folder(target)
+        else:
             changes = regrade_course(args.target, args.student, args.feedback, args.verbose)
-        except NothingToRegrade as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+    except kept.NothingKept as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except MachineProblem as err:  # the checks cannot run (a broken setting): nothing was recorded
+        print(f"error: {err}", file=sys.stderr)
+        return 3
     for change in changes:
         print(change)
     students = len({c.student for c in changes})

@@ -30,6 +30,7 @@ import course_config as cfg  # noqa: E402
 from autograder import kept  # noqa: E402
 
 SAME_LATENTS = 1e-4   # max |difference| between two students' Ex5 codes for "near-identical" (honest ones differ by >0.1)
+NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")  # 3, -0.25, 1e-05; not the 3 of ex3
 MIN_ANSWER_CHARS = 20  # identical written answers shorter than this ("yes", "a boot") are not worth a look
 
 
@@ -45,18 +46,17 @@ class Student:
         return {cell: sum(r["points"] for r in c["results"]) for cell, c in self.meta["cells"].items()}
 
 
-def gather(root: Path) -> list:
-    """Every student under root with kept answers: root/<student>/<assignment>/latent_lab_answers (a course's
-    autograded/) or root/<key>/latent_lab_answers (a --out folder)."""
+def gather(root: Path, folders) -> list:
+    """Every student with kept answers among the graded folders under root: autograded/<student>/<assignment> of a
+    course, or each submission's folder of a --out folder."""
     students = []
-    for folder in sorted(root.rglob(kept.FOLDER)):
-        found = kept.read(folder)
-        if found is None:
+    for graded in folders:
+        meta = kept.read(graded / kept.FOLDER)
+        if meta is None:
             continue
-        name = str(folder.parent.relative_to(root))
-        name = name.removesuffix(f"/{cfg.ASSIGNMENT_ID}")
-        notebooks = sorted(folder.parent.glob("*.ipynb"))
-        students.append(Student(name, found[1], folder, written_answers(notebooks[0]) if notebooks else {}))
+        name = str(graded.relative_to(root)).removesuffix(f"/{cfg.ASSIGNMENT_ID}")
+        notebooks = sorted(graded.glob("*.ipynb"))
+        students.append(Student(name, meta, graded / kept.FOLDER, written_answers(notebooks[0]) if notebooks else {}))
     return students
 
 
@@ -86,15 +86,19 @@ def figure_png(fig) -> str:
 
 
 def distributions(students) -> str:
+    """One bar per score a student got in each exercise, its height the number of students, written on it."""
     cells = list(cfg.CHECK_POINTS)
-    fig, axes = plt.subplots(1, len(cells), figsize=(4 * len(cells), 2.8))
-    for ax, cell in zip(np.atleast_1d(axes), cells):
+    fig, axes = plt.subplots(1, len(cells), figsize=(4 * len(cells), 2.8), squeeze=False)
+    for ax, cell in zip(axes[0], cells):
         top = sum(cfg.CHECK_POINTS[cell].values())
-        ax.hist([s.points.get(cell, 0) for s in students], bins=np.linspace(0, top, 9), color="#4c72b0")
+        scores, counts = np.unique([s.points.get(cell, 0) for s in students], return_counts=True)
+        bars = ax.bar(scores, counts, width=max(top, 1) / 20, color="#4c72b0", edgecolor="black")
+        ax.bar_label(bars)
+        ax.set_xlim(-top / 20 - 0.1, top + top / 20 + 0.1)
+        ax.set_ylim(0, counts.max() * 1.25)
         ax.set_title(f"{cell} (of {top:g})", fontsize=10)
         ax.set_xlabel("points")
-    axes = np.atleast_1d(axes)
-    axes[0].set_ylabel("students")
+    axes[0][0].set_ylabel("students")
     return figure_png(fig)
 
 
@@ -126,7 +130,7 @@ def diagnoses(students) -> list:
             for result in data["results"]:
                 if result["points"] < result["max_points"] and result["message"] \
                         and not result["message"].startswith("Same cause"):  # said once, under its first check
-                    message = re.sub(r"-?\d+\.\d+", "#", result["message"])  # numbers differ, the cause does not
+                    message = NUMBER.sub("#", result["message"])  # numbers differ, the cause does not
                     found[(cell, result["name"], message)].append(student)
     rows = []
     for (cell, check, message), who in sorted(found.items(), key=lambda item: -len(item[1])):
@@ -170,13 +174,17 @@ def look_at(students) -> list:
             codes[student.name] = None
     pairs = []
     for a, b in itertools.combinations(students, 2):
+        why = []
         ca, cb = codes[a.name], codes[b.name]
         if ca is not None and cb is not None and ca.shape == cb.shape and np.max(np.abs(ca - cb)) < SAME_LATENTS:
-            pairs.append((a.name, b.name, "Ex5 latents are the same codes"))
-        for grade_id in sorted(set(a.written) & set(b.written)):
-            text = " ".join(a.written[grade_id].split())
-            if len(text) >= MIN_ANSWER_CHARS and text == " ".join(b.written[grade_id].split()):
-                pairs.append((a.name, b.name, f"the same written answer in {grade_id}"))
+            why.append("Ex5 latents are the same codes")
+        same = [grade_id for grade_id in sorted(set(a.written) & set(b.written))
+                if len(" ".join(a.written[grade_id].split())) >= MIN_ANSWER_CHARS
+                and " ".join(a.written[grade_id].split()) == " ".join(b.written[grade_id].split())]
+        if same:
+            why.append(f"the same written answer in {len(same)} cell(s): {', '.join(same)}")
+        if why:
+            pairs.append((a.name, b.name, "; ".join(why)))
     return pairs
 
 
@@ -232,20 +240,23 @@ def render(students, title: str) -> str:
 def add_arguments(parser) -> None:
     parser.add_argument("target", help="the nbgrader assignment (run from the course root), or a folder written by "
                                        "`grade --out`")
-    parser.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file to write")
+    parser.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file to write (default: report.html here)")
 
 
 def run(args) -> int:
     target = Path(args.target)
     root = target if target.is_dir() else Path("autograded")
-    if not root.is_dir():
-        print(f"error: {target} is neither a folder written by `grade --out` nor, here, an assignment with "
-              "autograded/ (run `report ASSIGNMENT` from the course root)", file=sys.stderr)
+    try:
+        folders = sorted(p.parent for p in root.rglob(kept.FOLDER)) if target.is_dir() else kept.in_course(
+            root, args.target)
+    except kept.NothingKept as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    students = gather(root)
+    students = gather(root, folders)
     if not students:
-        print(f"error: no kept answers under {root}: grade (or autograde) first", file=sys.stderr)
+        print(f"error: no kept answers under {target if target.is_dir() else 'autograded/'}: grade (or autograde) "
+              "first", file=sys.stderr)
         return 2
     args.out.write_text(render(students, f"{cfg.COURSE_ID} / {cfg.ASSIGNMENT_ID}: class report"))
-    print(f"Class report of {len(students)} submissions: {args.out}", file=sys.stderr)
+    print(f"Class report of {len(students)} submissions: {args.out.resolve()}", file=sys.stderr)
     return 0

@@ -315,3 +315,18 @@ def test_each_cells_answers_are_read_once_for_every_check(tmp_path, ref, correct
     grades = grade_answers(tmp_path, pictures=False)
     assert grades["ex5_experiment"].score == sum(cfg.CHECK_POINTS["ex5_experiment"].values())
     assert calls == [len(torch.cat(list(values["experiment_latents"].values())))]  # three checks, one decode
+
+
+def test_a_rounding_sized_difference_is_not_called_sampling(ref):
+    """At a tolerance of 0 a float32 rounding fails the check; the diagnosis must not blame sampled z for it."""
+    import numpy as np
+
+    from autograder.diagnoses import looks_sampled
+    from reference import lesson
+
+    expected = ref["ex3.boot_direction"]
+    logvar = ref["category_mean_logvar"][lesson.EX3_CATEGORIES["sandal"]]
+    sigma = np.sqrt(np.exp(logvar) * 2.0 / 20)  # what averaging 20 sampled z's twice leaves
+    sampled = expected + np.random.default_rng(0).normal(size=expected.shape) * sigma.reshape(-1)
+    assert looks_sampled(sampled, expected, logvar, 20)
+    assert not looks_sampled(expected + 6e-8, expected, logvar, 20)

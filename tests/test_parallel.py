@@ -79,11 +79,11 @@ def test_a_dask_cluster_grades_as_the_serial_run(submissions, tmp_path, dask_clu
     assert scores == {**expected_scores(), "not_a_notebook.ipynb": 0}
 
 
-def dies_on_the_first(submission, sandbox):
+def dies_on_the_first(submission, sandbox, box_pool=None):
     """A stand-in task: the worker grading `passes_all` dies (as one killed for memory would)."""
     if submission.student == "passes_all.ipynb":
         os._exit(1)
-    return parallel.grade_on_worker(submission, sandbox)
+    return parallel.grade_on_worker(submission, sandbox, box_pool)
 
 
 def test_a_worker_that_dies_twice_costs_only_that_submission(submissions, monkeypatch):

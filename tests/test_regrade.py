@@ -13,6 +13,7 @@ from autograder import autograde, cli, executor, kept, regrade
 from tools import corpus, course
 
 STUDENTS = ["passes_all", "one_mistake_per_exercise", "ex3_direction_reversed", "untouched_release"]
+SHIPPED_TOLERANCE = dict(cfg.LATENT_TOLERANCE)
 LOOSER = {"atol": 10.0, "rtol": 0.0}                                            # a mistake now within tolerance
 SPLIT = {"shapes": 0.5, "boot_direction": 2.0, "z_result": 1.5}                 # same total for the cell
 
@@ -59,7 +60,48 @@ def test_regrade_matches_a_full_autograde_after_a_tolerance_and_point_change(tmp
     assert record.exists() and json.loads(record.read_text())["digest"] == kept.checks_digest()
     assert not list((ours / "feedback").rglob(kept.FOLDER))  # students get feedback, not the kept answers
     assert {p.name for p in (ours / "feedback").iterdir()} == {c.student for c in changes}  # only theirs is redone
+    monkeypatch.chdir(ours)  # autograding theirs moved there
     report_matches_the_gradebook(ours, tmp_path / "report.html")
+    then_a_mistyped_setting_a_hand_grade_and_stale_feedback(ours, monkeypatch, changes)
+
+
+def then_a_mistyped_setting_a_hand_grade_and_stale_feedback(root, monkeypatch, changes):
+    """A mistyped tolerance stops regrade and changes nothing; a hand grade given after autograde is not flagged
+    again by a regrade that leaves the student's hand-graded cells alone; feedback left stale by a regrade without
+    --feedback is named, and a later --feedback brings it up to date."""
+    from nbgrader.api import Gradebook
+
+    args = argparse.Namespace(target=cfg.ASSIGNMENT_ID, student=None, feedback=False, verbose=False)
+    scores = course.scores_by_part(root)
+    with monkeypatch.context() as typo:
+        typo.setattr(cfg, "LATENT_TOLERANCE", {"atol": 10.0, "rtoll": 0.0})
+        assert regrade.run(args) == 3
+    assert course.scores_by_part(root) == scores
+    student = "ex3_direction_reversed"
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id=cfg.COURSE_ID) as gradebook:
+        written = [g for g in gradebook.find_submission_notebook(cfg.ASSIGNMENT_ID, cfg.ASSIGNMENT_ID, student).grades
+                   if not g.name.endswith("_tests")]
+        for grade in written:  # the instructor grades the written answers by hand
+            grade.manual_score, grade.needs_manual_grade = grade.max_score, False
+        gradebook.db.commit()
+    monkeypatch.setattr(cfg, "LATENT_TOLERANCE", SHIPPED_TOLERANCE)  # back as shipped: the changes revert
+    assert {(c.student, c.check) for c in regrade.regrade_course(cfg.ASSIGNMENT_ID)} >= \
+        {(student, "boot_direction")}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course_id=cfg.COURSE_ID) as gradebook:
+        grades = gradebook.find_submission_notebook(cfg.ASSIGNMENT_ID, cfg.ASSIGNMENT_ID, student).grades
+        assert not any(g.needs_manual_grade for g in grades if not g.name.endswith("_tests"))
+    html = root / "feedback" / student / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.html"
+    graded = root / "autograded" / student / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
+    assert regrade.feedback_is_stale(course_dir(root), student, cfg.ASSIGNMENT_ID)
+    assert regrade.regrade_course(cfg.ASSIGNMENT_ID, feedback=True) == []  # nothing changes, the stale is redone
+    assert html.stat().st_mtime >= graded.stat().st_mtime
+    assert re.search(r"<code>boot_direction</code></td><td[^>]*>0\xa0/\xa0", html.read_text())
+
+
+def course_dir(root):
+    from nbgrader.coursedir import CourseDirectory
+
+    return CourseDirectory(root=str(root))
 
 
 def report_matches_the_gradebook(root, out):
@@ -110,7 +152,7 @@ def test_a_course_with_nothing_kept_says_what_to_do_and_changes_nothing(tmp_path
     monkeypatch.chdir(tmp_path / "course")
     args = argparse.Namespace(target=cfg.ASSIGNMENT_ID, student=None, feedback=False, verbose=False)
     assert regrade.run(args) == 2
-    assert "no autograded submission of" in capsys.readouterr().err  # and how to get one
+    assert "is autograded yet: run `python -m autograder autograde" in capsys.readouterr().err
     graded_before = tmp_path / "course" / "autograded" / "old_timer" / cfg.ASSIGNMENT_ID
     graded_before.mkdir(parents=True)  # autograded before the kit kept answers
     (graded_before / f"{cfg.ASSIGNMENT_ID}.ipynb").write_text("{}")

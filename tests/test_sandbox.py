@@ -185,6 +185,27 @@ def test_nothing_of_one_submission_reaches_the_next_in_the_same_warm_box(pipelin
     assert not list(executor.warm_box().spool.rglob("left_by_the_previous_student"))
 
 
+@pytest.mark.skipif(not cfg.SANDBOX_WARM, reason="the warm box is off in course_config.py")
+def test_a_worker_takes_a_box_its_client_started_and_the_box_ends_with_the_worker(pipeline):
+    pool = executor.box_pool(1)
+    try:
+        taken = sandbox.WarmBox.take_from(pool.address)
+        assert taken is not None and taken.alive and taken.cgroup is None  # the client keeps what it made
+        assert sandbox.WarmBox.take_from(pool.address) is None  # one each: a worker started again makes its own
+        own, executor._warm[:] = executor._warm[:], [taken]
+        try:
+            graded = pipeline.grade(corpus.notebook("passes_all"), "graded_in_a_pooled_box")
+        finally:
+            executor._warm[:] = own
+        assert graded.score == corpus.TOTAL
+        taken.close()  # as when the worker ends or dies: the fork server's input closes, the box ends
+        assert pool.boxes[0].process.wait(timeout=30) is not None
+    finally:
+        pool.close()
+    assert not pool.folder.exists() and not pool.boxes[0].host_dir.exists()
+    assert sandbox.WarmBox.take_from(pool.address) is None  # the batch is over: a worker starts its own
+
+
 def test_folders_left_by_a_killed_grader_are_removed_by_the_next_one(tmp_path):
     """A grader killed with -9 cannot clean up; the next one removes its folders, never those of a live process."""
     dead = subprocess.Popen(["true"])
