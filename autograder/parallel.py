@@ -8,8 +8,9 @@ A submission travels as bytes (workers share no filesystem with this process): a
 through its own Pipeline (nbgrader's lists, a scratch gradebook, the reference loaded once per worker process) and
 sends the executor's Graded back. Results arrive in the order they finish; the caller is the only writer of
 results.json and of any gradebook. A worker that dies while grading has the submission retried once on another
-worker (Dask's `allowed-failures` = 1), then it is graded zero with the reason. A problem of the machine
-(MachineProblem: no sandbox, kernels that do not start) stops the batch, as in the serial run.
+worker (Dask's `allowed-failures` = 1), then it is graded zero with the reason. Local workers take the warm boxes
+this process started before them (sandbox.BoxPool), so the boxes' imports overlap the cluster's start. A problem
+of the machine (MachineProblem: no sandbox, kernels that do not start) stops the batch, as in the serial run.
 
 Workers need the kit (its code, .venv, data, sandbox), started from its root:
     PYTHONPATH=$PWD .venv/bin/dask worker tcp://SCHEDULER:8786 --nthreads 1
@@ -137,7 +138,8 @@ def grade_in_parallel(submissions, sandbox: str, workers: int = None, scheduler:
     try:
         client, cluster = connect(workers, scheduler)
     except BaseException:
-        pool and pool.close()
+        if pool is not None:
+            pool.close()
         raise
     to_send, sent, finished = iter(submissions), {}, as_completed()
 
