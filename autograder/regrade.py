@@ -116,7 +116,9 @@ def regenerate_feedback(api, assignment: str, students: set, everyone: set) -> N
 
     with temp_attrs(api.coursedir, student_id_exclude=",".join(sorted(everyone - students))):
         result = api.generate_feedback(assignment, force=True)
-    if not result["success"]:
+    if result["success"]:
+        print(f"Feedback regenerated for {len(students)} student(s): {', '.join(sorted(students))}", file=sys.stderr)
+    else:
         log.error("nbgrader's generate_feedback failed; the gradebook and autograded notebooks are up to date, run "
                   "`nbgrader generate_feedback %s --force` again:\n%s", assignment, result.get("log", ""))
 
@@ -138,6 +140,9 @@ def record(notebook_path: Path, graded, nbgrader_resources: dict) -> None:
         for grade in gradebook.find_submission_notebook(where["notebook"], where["assignment"], where["student"]).grades:
             if grade.name in before and grade.auto_score == before[grade.name][0]:
                 grade.needs_manual_grade = before[grade.name][1]
+            elif grade.needs_manual_grade and not before.get(grade.name, (None, True))[1]:
+                log.warning("%s: %s had a grade by hand and its automatic score changed: flagged for a second "
+                            "look in formgrader", where["student"], grade.name)
         gradebook.db.commit()
     mode = notebook_path.stat().st_mode
     notebook_path.chmod(0o600)  # nbgrader leaves autograded notebooks read-only

@@ -23,6 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -99,6 +100,8 @@ def distributions(students) -> str:
         ax.set_title(f"{cell} (of {top:g})", fontsize=10)
         ax.set_xlabel("points")
     axes[0][0].set_ylabel("students")
+    for ax in axes[0]:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # no half students
     return figure_png(fig)
 
 
@@ -150,9 +153,10 @@ def ex5_categories(students) -> list:
         try:
             answers = load_cell_answers(student.folder, "ex5_experiment")
             label = target_category(answers, strict=False) if answers is not None else None
+            name = ("(nothing exported: the cell did not finish)" if answers is None else
+                    lesson.CATEGORY_NAMES[label] if label is not None else "(none readable)")
         except (ExportUnreadable, AssertionError):
-            label = None
-        name = lesson.CATEGORY_NAMES[label] if label is not None else "(none readable)"
+            name = "(none readable)"
         chosen[name] += 1
         results = {r["name"]: r for r in student.meta["cells"].get("ex5_experiment", {}).get("results", [])}
         passed = results.get("on_target", {})
@@ -194,6 +198,7 @@ def times(students) -> str:
     ax.hist(seconds, bins=20, color="#8172b2")
     ax.set_xlabel("seconds to grade one submission")
     ax.set_ylabel("students")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return figure_png(fig)
 
 

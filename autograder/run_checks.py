@@ -130,8 +130,8 @@ def check_settings() -> None:
     wrong = [f"{name} must be {shape}, not {getattr(cfg, name, '(missing)')!r}"
              for name, (ok, shape) in SETTING_RULES.items() if not ok(getattr(cfg, name, None))]
     if wrong:
-        raise ChecksBroken("course_config.py has settings the checks cannot use; nothing was graded. Fix them and "
-                           "run again:\n  " + "\n  ".join(wrong))
+        raise ChecksBroken(f"{Path(cfg.__file__).resolve()} has settings the checks cannot use; nothing was graded "
+                           "or changed. Fix them and run again:\n  " + "\n  ".join(wrong))
 
 
 def run_checks(answers: dict) -> dict:
