@@ -37,13 +37,10 @@ class Change:
         return f"{self.student}: {self.cell_id} {self.check} {self.old:g} -> {self.new:g}"
 
 
-def regrade_kept(folder: Path, student: str):
-    """(Graded without its notebook, [Change]) for one kept folder, or None when it holds no kept answers."""
+def regrade_kept(folder: Path, student: str, meta: dict):
+    """(Graded without its notebook, [Change]) for one kept folder and its graded.json (kept.read)."""
     from autograder.grade import grade_answers
 
-    meta = kept.read(folder)
-    if meta is None:
-        return None
     with kept.answers_for_checks(folder, meta) as answers_dir:
         grades = grade_answers(answers_dir, pictures=kept.pictures(meta), stopped=meta["stopped"],
                                raised=meta["raised"])
@@ -76,21 +73,24 @@ def regrade_course(assignment: str, student: str = None, feedback: bool = False,
     coursedir = api.coursedir
     root = Path(coursedir.format_path(coursedir.autograded_directory, "*", assignment)).parent.parent
     folders = kept.in_course(root, assignment, student)
-    unkept = [p.parent.name for p in folders if kept.read(p / kept.FOLDER) is None]
-    if unkept:
-        log.warning("%d student(s) graded without kept answers (by a kit older than regrade, or by another config)"
-                    " are left as they are; `python -m autograder autograde %s --force --student ID` grades one "
-                    "again: %s", len(unkept), assignment, ", ".join(unkept))
-    all_changes = []
-    for folder in (p / kept.FOLDER for p in folders if p.parent.name not in unkept):
-        name = folder.parent.parent.name
-        graded, changes = regrade_kept(folder, name)
+    all_changes, unkept = [], []
+    for graded_folder in folders:
+        folder, name = graded_folder / kept.FOLDER, graded_folder.parent.name
+        meta = kept.read(folder)
+        if meta is None:
+            unkept.append(name)
+            continue
+        graded, changes = regrade_kept(folder, name, meta)
         if not changes:  # same points: only the record learns it was checked against today's checks
             kept.write(folder.parent, graded)
             continue
         all_changes += changes
         record(folder.parent / f"{assignment}.ipynb", with_new_feedback(folder.parent / f"{assignment}.ipynb", graded),
                {"notebook": assignment, "assignment": assignment, "student": name, "db_url": coursedir.db_url})
+    if unkept:
+        log.warning("%d student(s) graded without kept answers (by a kit older than regrade, or by another config)"
+                    " are left as they are; `python -m autograder autograde %s --force --student ID` grades one "
+                    "again: %s", len(unkept), assignment, ", ".join(unkept))
     stale = {p.parent.name for p in folders if feedback_is_stale(coursedir, p.parent.name, assignment)}
     if feedback and (stale or all_changes):
         regenerate_feedback(api, assignment, stale | {c.student for c in all_changes},
@@ -158,11 +158,10 @@ def regrade_folder(out_dir: Path) -> list:
     all_changes = []
     for folder in sorted(Path(out_dir).rglob(kept.FOLDER)):
         key = str(folder.parent.relative_to(out_dir))
-        notebooks = sorted(folder.parent.glob("*.ipynb"))
-        result = regrade_kept(folder, key)
-        if result is None or not notebooks:
+        notebooks, meta = sorted(folder.parent.glob("*.ipynb")), kept.read(folder)
+        if meta is None or not notebooks:
             continue
-        graded, changes = result
+        graded, changes = regrade_kept(folder, key, meta)
         all_changes += changes
         graded = with_new_feedback(notebooks[0], graded)
         graded.name = notebooks[0].name
@@ -184,12 +183,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     started = time.perf_counter()
     target = Path(args.target)
-    if not (target.is_dir() and any(target.rglob(kept.FOLDER))) and not Path("nbgrader_config.py").is_file():
+    graded_folder = target.is_dir() and any(target.rglob(kept.FOLDER))  # else an assignment of this course
+    if not graded_folder and not Path("nbgrader_config.py").is_file():
         print(f"error: {target} is neither a folder written by `grade --out` (with kept answers) nor, here, an "
               "assignment: run `regrade ASSIGNMENT` from the course root", file=sys.stderr)
         return 2
     try:
-        if target.is_dir() and any(target.rglob(kept.FOLDER)):
+        if graded_folder:
             changes = regrade_folder(target)
         else:
             changes = regrade_course(args.target, args.student, args.feedback, args.verbose)

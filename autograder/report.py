@@ -32,6 +32,7 @@ from autograder import kept  # noqa: E402
 
 SAME_LATENTS = 1e-4   # max |difference| between two students' Ex5 codes for "near-identical" (honest ones differ by >0.1)
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")  # 3, -0.25, 1e-05; not the 3 of ex3
+UNREADABLE = "unreadable"  # Student.ex5 of answers that could not be read
 MIN_ANSWER_CHARS = 20  # identical written answers shorter than this ("yes", "a boot") are not worth a look
 
 
@@ -45,6 +46,22 @@ class Student:
     @property
     def points(self) -> dict:
         return {cell: sum(r["points"] for r in c["results"]) for cell, c in self.meta["cells"].items()}
+
+    @functools.cached_property
+    def ex5(self):
+        """The kept Ex5 answers, read once for every table: None when nothing was exported, UNREADABLE when they
+        cannot be read."""
+        from autograder.answers import ExportUnreadable, load_cell_answers
+
+        try:
+            return load_cell_answers(self.folder, "ex5_experiment")
+        except ExportUnreadable:
+            return UNREADABLE
+
+    @functools.cached_property
+    def written_normalised(self) -> dict:
+        """The written answers with their whitespace made uniform, as compared across students."""
+        return {grade_id: " ".join(text.split()) for grade_id, text in self.written.items()}
 
 
 def gather(root: Path, folders) -> list:
@@ -144,19 +161,20 @@ def diagnoses(students) -> list:
 
 def ex5_categories(students) -> list:
     """[(category, chosen by, on target)] from each student's kept Ex5 answers."""
-    from autograder.answers import ExportUnreadable, load_cell_answers
     from autograder.checks.test_ex5_experiment import target_category
     from reference import lesson
 
     chosen, on_target = Counter(), Counter()
     for student in students:
-        try:
-            answers = load_cell_answers(student.folder, "ex5_experiment")
-            label = target_category(answers, strict=False) if answers is not None else None
-            name = ("(nothing exported: the cell did not finish)" if answers is None else
-                    lesson.CATEGORY_NAMES[label] if label is not None else "(none readable)")
-        except (ExportUnreadable, AssertionError):
-            name = "(none readable)"
+        answers, name = student.ex5, "(none readable)"
+        if answers is None:
+            name = "(nothing exported: the cell did not finish)"
+        elif answers is not UNREADABLE:
+            try:
+                label = target_category(answers, strict=False)
+                name = lesson.CATEGORY_NAMES[label] if label is not None else name
+            except AssertionError:
+                pass
         chosen[name] += 1
         results = {r["name"]: r for r in student.meta["cells"].get("ex5_experiment", {}).get("results", [])}
         passed = results.get("on_target", {})
@@ -166,15 +184,14 @@ def ex5_categories(students) -> list:
 
 def look_at(students) -> list:
     """Pairs an instructor may want to look at: near-identical Ex5 latents, identical written answers."""
-    from autograder.answers import ExportUnreadable, load_cell_answers
     from autograder.checks.test_ex5_experiment import all_codes
 
     codes = {}
     for student in students:
         try:
-            answers = load_cell_answers(student.folder, "ex5_experiment")
-            codes[student.name] = np.sort(all_codes(answers), axis=0) if answers is not None else None
-        except (ExportUnreadable, AssertionError):
+            readable = student.ex5 is not None and student.ex5 is not UNREADABLE
+            codes[student.name] = np.sort(all_codes(student.ex5), axis=0) if readable else None
+        except AssertionError:
             codes[student.name] = None
     pairs = []
     for a, b in itertools.combinations(students, 2):
@@ -182,9 +199,9 @@ def look_at(students) -> list:
         ca, cb = codes[a.name], codes[b.name]
         if ca is not None and cb is not None and ca.shape == cb.shape and np.max(np.abs(ca - cb)) < SAME_LATENTS:
             why.append("Ex5 latents are the same codes")
-        same = [grade_id for grade_id in sorted(set(a.written) & set(b.written))
-                if len(" ".join(a.written[grade_id].split())) >= MIN_ANSWER_CHARS
-                and " ".join(a.written[grade_id].split()) == " ".join(b.written[grade_id].split())]
+        ta, tb = a.written_normalised, b.written_normalised
+        same = [grade_id for grade_id in sorted(set(ta) & set(tb))
+                if len(ta[grade_id]) >= MIN_ANSWER_CHARS and ta[grade_id] == tb[grade_id]]
         if same:
             why.append(f"the same written answer in {len(same)} cell(s): {', '.join(same)}")
         if why:
@@ -245,7 +262,8 @@ def render(students, title: str) -> str:
 def add_arguments(parser) -> None:
     parser.add_argument("target", help="the nbgrader assignment (run from the course root), or a folder written by "
                                        "`grade --out`")
-    parser.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file to write (default: report.html here)")
+    parser.add_argument("--out", type=Path, default=Path("report.html"),
+                        help="the HTML file to write (default: report.html here)")
 
 
 def run(args) -> int:
