@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 import tempfile
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -133,6 +134,29 @@ class Browser:
         self.driver.quit()
 
 
+def restart_server(b, timeout=300):
+    """Stop and start the user's server from the hub's control panel, as a patient user would.
+
+    A stop slower than the hub's slow_stop_timeout (10 s; a loaded machine shutting down kernels) leaves it
+    pending: "Start My Server" then lands on "Your server is stopping", which reloads into "not running" and
+    waits for a click on Launch; the user asks again until the server is up.
+    """
+    b.get("/hub/home")
+    b.find("#stop").click()
+    b.wait(lambda d: not d.find_element("css selector", "#stop").is_displayed(), 120)
+    deadline = time.monotonic() + timeout
+    while True:
+        b.get(f"/hub/spawn/{b.user}")  # what "Start My Server" links to
+        page = b.wait(lambda d: ("lab" if d.find_elements("css selector", ".jp-LabShell") else
+                                 "stopping" if "is stopping" in b.text() else
+                                 "not running" if d.find_elements("css selector", "a#start") else None),
+                      max(1, deadline - time.monotonic()))
+        if page == "lab":
+            return
+        assert time.monotonic() < deadline, f"{b.user}'s server still shows '{page}' after {timeout} s"
+        time.sleep(2)
+
+
 def as_student(hub, action):
     browser = Browser(hub, ALICE)
     try:
@@ -249,11 +273,7 @@ def test_a_student_cannot_open_formgrader_even_after_turning_it_on(hub):
     shutil.chown(config.parent, ALICE, ALICE)
     try:
         def look(b):
-            b.get("/hub/home")  # restart her server from the hub's control panel: it reads her new config file
-            b.find("#stop").click()
-            b.wait(lambda d: not d.find_element("css selector", "#stop").is_displayed(), 120)
-            b.find("#start").click()  # "Start My Server"
-            b.wait(lambda d: d.find_elements("css selector", ".jp-LabShell"), 240)
+            restart_server(b)  # she restarts from the hub's control panel: her server reads her new config file
             b.get(f"/user/{ALICE}/formgrader")
             b.wait(lambda d: "404" in b.text() or "Not Found" in b.text())
             b.shot("10_student_formgrader_is_404")
