@@ -294,6 +294,8 @@ def run_notebook(nb, sandbox: str):
 
 def grade_notebook(nb, sandbox: str = None) -> Graded:
     """Run and grade a notebook whose protected cells are already restored. Never raises for the notebook."""
+    import torch
+
     from autograder.grade import grade_answers
     from autograder.reference_answers import get_reference
 
@@ -303,6 +305,7 @@ def grade_notebook(nb, sandbox: str = None) -> Graded:
     cleanup = None
     try:
         get_reference()  # computed once per process, minutes where it is not cached: not this submission's time
+        torch.set_num_threads(cfg.GRADING_THREADS)  # the checks compute as on any machine; workers share the cores
         started = time.perf_counter()
         try:
             pristine = copy.deepcopy(nb)

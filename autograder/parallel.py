@@ -8,9 +8,10 @@ A submission travels as bytes (workers share no filesystem with this process): a
 through its own Pipeline (nbgrader's lists, a scratch gradebook, the reference loaded once per worker process) and
 sends the executor's Graded back. Results arrive in the order they finish; the caller is the only writer of
 results.json and of any gradebook. A worker that dies while grading has the submission retried once on another
-worker (Dask's `allowed-failures` = 1), then it is graded zero with the reason. Local workers take the warm boxes
-this process started before them (sandbox.BoxPool), so the boxes' imports overlap the cluster's start. A problem
-of the machine (MachineProblem: no sandbox, kernels that do not start) stops the batch, as in the serial run.
+worker, then it is graded zero with the reason. Local workers are plain processes with a pipe each (LocalWorkers)
+and take the warm boxes this process started before them (sandbox.BoxPool), so the boxes' imports overlap the
+workers' start; a cluster is Dask's (its `allowed-failures` = 1 retries). A problem of the machine
+(MachineProblem: no sandbox, kernels that do not start) stops the batch, as in the serial run.
 
 Workers need the kit (its code, .venv, data, sandbox), started from its root:
     PYTHONPATH=$PWD .venv/bin/dask worker tcp://SCHEDULER:8786 --nthreads 1
@@ -18,6 +19,9 @@ Workers need the kit (its code, .venv, data, sandbox), started from its root:
 import itertools
 import logging
 import multiprocessing
+import multiprocessing.connection
+import pickle
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,16 +31,12 @@ from tqdm import tqdm
 from autograder import executor
 
 log = logging.getLogger(__name__)
-IN_FLIGHT_PER_WORKER = 3  # submissions sent ahead per worker thread: enough to keep it busy, few in memory
+IN_FLIGHT_PER_WORKER = 3  # Dask: submissions sent ahead per worker thread, enough to keep it busy, few in memory
 ALLOWED_FAILURES = 1  # a worker death retries the submission once elsewhere; a second one grades it zero
-DASK_SETTINGS = {  # for local clusters; a scheduler and workers started by hand take them as DASK_* variables
-    "distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-    "distributed.worker.profile.enabled": False,  # its 10 ms stack sampling cost ~0.3 CPU-s per submission
-    "distributed.worker.multiprocessing-method": "forkserver",  # local workers fork from one that imported the kit
-}
-# What the fork server imports once for every local worker (each would otherwise spend ~3 CPU-s importing torch,
-# nbgrader and the checks); it imports, never runs anything, so forking from it is safe.
-WORKER_PRELOAD = ["distributed", "autograder.parallel", "autograder.pipeline", "autograder.grade"]
+# A Dask scheduler and workers started by hand take this as DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1.
+# What the local workers' fork server imports once for all of them; it imports, never runs anything, so forking
+# from it is safe.
+WORKER_PRELOAD = ["autograder.parallel", "autograder.pipeline", "autograder.grade"]
 
 
 @dataclass
@@ -102,7 +102,7 @@ def grade_many(submissions, sandbox: str, workers: int = None, scheduler: str = 
 def died_twice(submission: Submission, error: Exception) -> executor.Graded:
     from autograder.grade import not_run  # here only: the collecting process never imports torch otherwise
 
-    reason = ("The grading worker died twice while running this notebook (on two machines), so it was not "
+    reason = ("The grading worker died twice while running this notebook (two worker processes), so it was not "
               "graded. That usually means the notebook uses far more memory than the lesson needs; run it top to "
               "bottom yourself (Kernel > Restart & Run All), fix what is slow or huge, and resubmit.")
     graded = executor.Graded(None, not_run(reason), f"worker died twice ({type(error).__name__})")
@@ -110,70 +110,181 @@ def died_twice(submission: Submission, error: Exception) -> executor.Graded:
     return graded
 
 
-def connect(workers: int = None, scheduler: str = None):
-    """A Dask client: to the scheduler at `scheduler`, or to a new cluster of `workers` local processes."""
-    import dask
-    from distributed import Client, LocalCluster
-    from distributed.utils import get_mp_context
+class LocalWorkers:
+    """`count` grading processes on this machine, forked from a fork server that imported the kit once (each would
+    otherwise spend ~3 CPU-s importing torch, nbgrader and the checks). Each grades one submission at a time, so a
+    worker that dies names the submission it died on: it is replaced, and that submission alone is tried once
+    more, then graded zero. Plain processes and pipes: Dask's scheduler, nanny and heartbeats cost ~10% of the
+    throughput of two workers on two cores, and buy nothing on one machine."""
 
-    if scheduler:
-        return Client(scheduler, timeout="30s"), None
-    with dask.config.set(DASK_SETTINGS):
-        get_mp_context()  # distributed sets its own preload list on its first call only; ours replaces it
-        multiprocessing.get_context("forkserver").set_forkserver_preload(WORKER_PRELOAD)
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
-    return Client(cluster), cluster
+    def __init__(self, count: int, sandbox: str, box_pool: str = None):
+        self.context = multiprocessing.get_context("forkserver")
+        self.context.set_forkserver_preload(WORKER_PRELOAD)
+        self.sandbox, self.box_pool = sandbox, box_pool
+        self.logging = (logging.getLogger().level, logging.getLogger("traitlets").level)  # the CLI's -v or not
+        self.idle = [self._start() for _ in range(count)]
+        self.busy = {}  # worker -> (submission, deaths so far)
+
+    def _start(self) -> "_Worker":
+        ours, theirs = self.context.Pipe()
+        process = self.context.Process(target=_serve, args=(theirs, self.sandbox, self.box_pool, self.logging),
+                                       name="latent-lab-worker", daemon=True)
+        process.start()
+        theirs.close()
+        return _Worker(process, ours)
+
+    def send(self, submission: Submission, deaths: int = 0) -> None:
+        worker = self.idle.pop()
+        worker.connection.send((grade_on_worker, submission))  # looked up now: a test may stand in its own task
+        self.busy[worker] = (submission, deaths)
+
+    def results(self):
+        """(submission, deaths, ("graded", Graded) | ("raised", exception) | ("died", None)) for each worker that
+        finished or died since the last call; blocks until there is one."""
+        waiting = {w.connection: w for w in self.busy} | {w.process.sentinel: w for w in self.busy}
+        ended = []
+        for worker in {waiting[ready] for ready in multiprocessing.connection.wait(list(waiting))}:
+            submission, deaths = self.busy.pop(worker)
+            try:
+                outcome = worker.connection.recv() if worker.connection.poll() else ("died", None)
+            except Exception:  # noqa: BLE001  EOF, or half a message: it died while answering
+                outcome = ("died", None)
+            if outcome[0] == "died":
+                worker.stop()
+                worker = self._start()
+            self.idle.append(worker)
+            ended.append((submission, deaths, outcome))
+        return ended
+
+    def close(self):
+        for worker in self.idle:
+            worker.stop()
+        for worker in self.busy:  # the batch stopped (MachineProblem, Ctrl-C): what they grade is not wanted
+            worker.stop(now=True)
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: multiprocessing.Process
+    connection: object
+
+    def stop(self, now: bool = False):
+        """Its input closed, it ends its loop and its warm box with it; one still grading (now), or not ended
+        within 10 s, is killed."""
+        self.connection.close()
+        self.process.join(0 if now else 10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+def _serve(connection, sandbox: str, box_pool: str, levels: tuple) -> None:
+    """A local worker: (task, submission) in, ("graded", Graded) or ("raised", MachineProblem) out, until its
+    input closes."""
+    logging.basicConfig(level=levels[0], format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("traitlets").setLevel(levels[1])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the client's to handle: it stops the workers
+    while True:
+        try:
+            task, submission = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            outcome = ("graded", task(submission, sandbox, box_pool))
+        except Exception as err:  # noqa: BLE001  MachineProblem (or a fault of the grader): the client stops the batch
+            outcome = ("raised", err)
+        try:
+            connection.send(outcome)
+        except (TypeError, AttributeError, pickle.PicklingError):  # an exception that does not pickle: its words
+            connection.send(("raised", RuntimeError(f"{type(outcome[1]).__name__}: {outcome[1]}")))
 
 
 def grade_in_parallel(submissions, sandbox: str, workers: int = None, scheduler: str = None, progress: bool = True,
                       total: int = None):
-    """Yield (submission, Graded) as each finishes. Submissions are read and sent a few per worker ahead (a class
-    of big notebooks never sits in memory at once). On MachineProblem the rest is cancelled and it is raised."""
-    # local workers' warm boxes start first: their imports run while distributed loads and the cluster starts
-    pool = executor.box_pool(workers) if workers and not scheduler and sandbox != "none" else None
-    from distributed import as_completed
-    from distributed.scheduler import KilledWorker
+    """Yield (submission, Graded) as each finishes, on local workers or a Dask cluster. Submissions are read only as
+    workers are about to need them (a class of big notebooks never sits in memory at once). On MachineProblem the
+    rest is cancelled and it is raised."""
+    with tqdm(total=total, desc="grading", unit="notebook", file=sys.stderr, disable=not progress) as bar:
+        grading = on_dask(submissions, sandbox, scheduler, bar) if scheduler else on_local_workers(
+            submissions, sandbox, workers, bar)
+        yield from grading
 
+
+def on_local_workers(submissions, sandbox: str, workers: int, bar):
+    # the workers' warm boxes start first: their imports run while the workers' fork server imports the kit
+    pool = executor.box_pool(workers) if sandbox != "none" else None
+    local, retry, failed = None, [], 0
     try:
-        client, cluster = connect(workers, scheduler)
-    except BaseException:
+        local = LocalWorkers(workers, sandbox, pool and pool.address)
+        to_send = iter(submissions)
+
+        def send_more():
+            while local.idle:
+                item = retry.pop() if retry else next(((s, 0) for s in to_send), None)
+                if item is None:
+                    return
+                local.send(*item)
+
+        send_more()
+        while local.busy:
+            done = []
+            for submission, deaths, (kind, value) in local.results():
+                if kind == "raised":
+                    raise value
+                if kind == "died" and deaths < ALLOWED_FAILURES:
+                    log.warning("%s: the worker grading it died; trying it once more on another", submission.student)
+                    retry.append((submission, deaths + 1))
+                    continue
+                if kind == "died":
+                    log.error("%s: the worker grading it died twice; graded zero", submission.student)
+                    value, failed = died_twice(submission, RuntimeError("worker process ended")), failed + 1
+                done.append((submission, value))
+            send_more()  # before the caller writes what came back: the workers never wait on it
+            for submission, graded in done:
+                bar.update()
+                bar.set_postfix(running=len(local.busy), failed=failed)
+                yield submission, graded
+    finally:
+        if local is not None:
+            local.close()
         if pool is not None:
             pool.close()
-        raise
-    to_send, sent, finished = iter(submissions), {}, as_completed()
+
+
+def on_dask(submissions, sandbox: str, scheduler: str, bar):
+    """On a Dask cluster: a few submissions sent ahead per worker thread; a worker that dies has its submission
+    retried once elsewhere (the scheduler's allowed-failures), then it is graded zero."""
+    from distributed import Client, as_completed
+    from distributed.scheduler import KilledWorker
+
+    client = Client(scheduler, timeout="30s")
+    to_send, sent, finished, numbers = iter(submissions), {}, as_completed(), itertools.count()
 
     def send_more():
-        ahead = IN_FLIGHT_PER_WORKER * max(sum(client.nthreads().values()), workers or 0, 1)  # workers may join
+        ahead = IN_FLIGHT_PER_WORKER * max(sum(client.nthreads().values()), 1)  # workers may join
         for submission in itertools.islice(to_send, max(ahead - len(sent), 0)):
-            future = client.submit(grade_on_worker, submission, sandbox, pool and pool.address, pure=False,
+            future = client.submit(grade_on_worker, submission, sandbox, pure=False,
                                    key=f"grade-{next(numbers)}-{submission.name}")
             sent[future] = submission
             finished.add(future)
 
-    numbers = itertools.count()
     try:
         send_more()
         failed = 0
-        with tqdm(total=total, desc="grading", unit="notebook", file=sys.stderr, disable=not progress) as bar:
-            for future in finished:
-                submission = sent.pop(future)
-                try:
-                    graded = future.result()
-                except KilledWorker as err:
-                    log.error("%s: the worker grading it died twice; graded zero", submission.student)
-                    graded, failed = died_twice(submission, err), failed + 1
-                except Exception:  # MachineProblem, or a fault of the grader itself: stop, as the serial run does
-                    for other in sent:
-                        other.cancel()
-                    raise
-                send_more()
-                bar.update()
-                bar.set_postfix(running=sum(map(len, client.processing().values())), failed=failed)
-                yield submission, graded
+        for future in finished:
+            submission = sent.pop(future)
+            try:
+                graded = future.result()
+            except KilledWorker as err:
+                log.error("%s: the worker grading it died twice; graded zero", submission.student)
+                graded, failed = died_twice(submission, err), failed + 1
+            except Exception:  # MachineProblem, or a fault of the grader itself: stop, as the serial run does
+                for other in sent:
+                    other.cancel()
+                raise
+            send_more()
+            bar.update()
+            bar.set_postfix(running=sum(map(len, client.processing().values())), failed=failed)
+            yield submission, graded
     finally:
         client.close()
-        if cluster is not None:
-            cluster.close()
-        if pool is not None:
-            pool.close()

@@ -43,6 +43,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from traitlets import default
+import zmq
 
 import course_config as cfg
 from autograder import contract
@@ -186,12 +187,10 @@ class Box:
         self.assignment_files = [Path(f) for f in assignment_files]
         self.cgroup = Cgroup()
 
-    def environment(self, threads: int = None) -> dict:
-        """The kernel's whole environment: nothing of the grader's (--clearenv) but its thread counts (a Dask
-        worker sets OMP_NUM_THREADS=1, so N workers' kernels share N cores instead of fighting over them), or
-        `threads` where given."""
-        threads = ({name: str(threads) for name in THREAD_SETTINGS} if threads else
-                   {name: os.environ[name] for name in THREAD_SETTINGS if os.environ.get(name, "").isdigit()})
+    def environment(self) -> dict:
+        """The kernel's whole environment: nothing of the grader's (--clearenv); course_config.GRADING_THREADS
+        threads, so N workers' kernels share N cores instead of fighting over them."""
+        threads = {name: str(cfg.GRADING_THREADS) for name in THREAD_SETTINGS}
         return {"HOME": HOME, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
                 "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                 "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
@@ -298,6 +297,7 @@ def with_rlimits(argv: list) -> list:
 
 
 IOPUB_CHECK_SECONDS = 0.02  # how long to wait for IOPub to show it is connected, before asking again
+RECONNECT_MS = 5  # how soon a socket tries again to reach a kernel that has not bound yet
 
 
 class PromptKernelClient(AsyncKernelClient):
@@ -305,6 +305,13 @@ class PromptKernelClient(AsyncKernelClient):
     (IOPub is often not connected yet at the first) and then for 0.2 s of silence on it: idle time paid for every
     submission (0.27 s of the 0.37 s a forked kernel took to run its first cell). Same protocol, shorter waits; no
     IOPub draining is needed, as nbclient keeps only the messages that answer its own requests."""
+
+    @default("context")
+    def _prompt_context(self):
+        context = super()._context_default()
+        # its sockets connect before the kernel has bound them; zmq then retries every 100 ms by default
+        context.setsockopt(zmq.RECONNECT_IVL, RECONNECT_MS)
+        return context
 
     async def wait_for_ready(self, timeout: float = None) -> None:
         deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
@@ -376,7 +383,7 @@ class WarmBox:
     submission reaches the next. The box itself is the cold box's: same binds, caps, user and namespaces; it holds
     CAP_SYS_ADMIN inside its user namespace only until each submission has set up its mounts."""
 
-    def __init__(self, assignment_files, answer_names, wait: bool = True, threads: int = None):
+    def __init__(self, assignment_files, answer_names, wait: bool = True):
         self.bwrap = check_available()
         self.answer_names = list(answer_names)
         # outside /tmp where there is room: each submission gets a fresh /tmp, and the spool must not hide under it
@@ -393,7 +400,7 @@ class WarmBox:
         settings = {"home": HOME, "answers": ANSWERS, "spool": str(self.spool), "limits": cfg.SANDBOX_LIMITS,
                     "tmp_mb": cfg.SANDBOX_LIMITS["tmp_mb"], "work_mb": cfg.SANDBOX_LIMITS["work_mb"],
                     "assignment_files": [f"{ASSIGNMENT}/{f.name}" for f in files], "preload": PRELOAD,
-                    "environment": Box.environment(None, threads), "debug": bool(os.environ.get("LATENT_LAB_DEBUG_SANDBOX")),
+                    "environment": Box.environment(None), "debug": bool(os.environ.get("LATENT_LAB_DEBUG_SANDBOX")),
                     "python_roots": _python_roots()}
         limits = cfg.SANDBOX_LIMITS
         args = [self.bwrap, *_system_binds(), "--proc", "/proc", "--dev", "/dev",
@@ -412,7 +419,7 @@ class WarmBox:
         args += ["--dir", ANSWERS, "--dir", "/opt/latent_lab/stage", "--bind", str(self.spool), str(self.spool),
                  "--remount-ro", "/", "--remount-ro", "/dev",
                  "--chdir", HOME, "--clearenv"]
-        for key, value in Box.environment(None, threads).items():
+        for key, value in Box.environment(None).items():
             args += ["--setenv", key, value]
         args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                  "--hostname", "sandbox", "--disable-userns", "--die-with-parent", "--new-session",
@@ -520,8 +527,7 @@ class BoxPool:
     def __init__(self, count: int, assignment_files, answer_names):
         self.folder = temp_dir("latent_lab_boxes_")
         self.address = str(self.folder / "boxes.sock")
-        # one thread per kernel, as in a box a worker starts itself: each local worker grades on a core of its own
-        self.boxes = [WarmBox(assignment_files, answer_names, wait=False, threads=1) for _ in range(count)]
+        self.boxes = [WarmBox(assignment_files, answer_names, wait=False) for _ in range(count)]
         self.waiting = list(self.boxes)
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(self.address)

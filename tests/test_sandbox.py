@@ -18,7 +18,8 @@ from tests import hostile
 from tools import corpus
 
 KIT = cfg.COURSE_ROOT
-PASSES_ALL = Path(tempfile.mkdtemp(prefix="latent_lab_corpus_")) / "passes_all.ipynb"  # written once, below
+CORPUS_DIR = tempfile.TemporaryDirectory(prefix="latent_lab_corpus_")  # removed when the test session ends
+PASSES_ALL = Path(CORPUS_DIR.name) / "passes_all.ipynb"  # written once, below
 corpus.write(PASSES_ALL.parent, ["passes_all"])
 TEST_USER = "latentlab-instructor"
 
@@ -183,6 +184,17 @@ def test_nothing_of_one_submission_reaches_the_next_in_the_same_warm_box(pipelin
     assert output_of_first_cell(second).strip() == "FOUND [] [] None"  # ...and the next one sees none of it
     assert second.score == corpus.TOTAL
     assert not list(executor.warm_box().spool.rglob("left_by_the_previous_student"))
+
+
+def test_kernels_and_checks_compute_on_the_configured_thread_count(pipeline):
+    """GRADING_THREADS: the same numbers on every machine, N workers on N cores; not the grader's own environment."""
+    import torch
+
+    torch.set_num_threads(2)
+    graded = pipeline.grade(with_first_cell("import os, torch\nprint('THREADS', torch.get_num_threads(), "
+                                            "os.environ.get('OMP_NUM_THREADS'))"), "counts_threads")
+    assert output_of_first_cell(graded).strip() == f"THREADS {cfg.GRADING_THREADS} {cfg.GRADING_THREADS}"
+    assert torch.get_num_threads() == cfg.GRADING_THREADS and graded.score == corpus.TOTAL
 
 
 @pytest.mark.skipif(not cfg.SANDBOX_WARM, reason="the warm box is off in course_config.py")
