@@ -20,15 +20,20 @@ import itertools
 import logging
 import multiprocessing
 import multiprocessing.connection
+import os
 import pickle
+import select
 import signal
 import sys
+import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from autograder import executor
+from autograder.sandbox import MachineProblem
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_PER_WORKER = 3  # Dask: submissions sent ahead per worker thread, enough to keep it busy, few in memory
@@ -37,6 +42,7 @@ ALLOWED_FAILURES = 1  # a worker death retries the submission once elsewhere; a 
 # What the local workers' fork server imports once for all of them; it imports, never runs anything, so forking
 # from it is safe.
 WORKER_PRELOAD = ["autograder.parallel", "autograder.pipeline", "autograder.grade"]
+WORKER_START_SECONDS = 120  # a fresh worker says it is ready in well under a second once the fork server runs
 
 
 @dataclass
@@ -113,77 +119,120 @@ def died_twice(submission: Submission, error: Exception) -> executor.Graded:
 class LocalWorkers:
     """`count` grading processes on this machine, forked from a fork server that imported the kit once (each would
     otherwise spend ~3 CPU-s importing torch, nbgrader and the checks). Each grades one submission at a time, so a
-    worker that dies names the submission it died on: it is replaced, and that submission alone is tried once
-    more, then graded zero. Plain processes and pipes: Dask's scheduler, nanny and heartbeats cost ~10% of the
+    worker that dies while grading is charged to that submission alone; one found dead between submissions is
+    replaced and charges nobody. Plain processes and pipes: Dask's scheduler, nanny and heartbeats cost ~10% of the
     throughput of two workers on two cores, and buy nothing on one machine."""
 
     def __init__(self, count: int, sandbox: str, box_pool: str = None):
         self.context = multiprocessing.get_context("forkserver")
-        self.context.set_forkserver_preload(WORKER_PRELOAD)
+        self.context.set_forkserver_preload(WORKER_PRELOAD)  # read when the fork server starts: here, in the CLI
         self.sandbox, self.box_pool = sandbox, box_pool
         self.logging = (logging.getLogger().level, logging.getLogger("traitlets").level)  # the CLI's -v or not
-        self.idle = [self._start() for _ in range(count)]
-        self.busy = {}  # worker -> (submission, deaths so far)
+        self.idle, self.busy, self.every = [], {}, set()  # busy: worker -> (submission, deaths so far)
+        self.count = count
+        self.start_missing()
 
-    def _start(self) -> "_Worker":
-        ours, theirs = self.context.Pipe()
-        process = self.context.Process(target=_serve, args=(theirs, self.sandbox, self.box_pool, self.logging),
-                                       name="latent-lab-worker", daemon=True)
-        process.start()
-        theirs.close()
-        return _Worker(process, ours)
+    def start_missing(self) -> None:
+        """Start workers until there are `count`; MachineProblem when one dies before it is ready (no submission
+        had reached it: never a student's doing)."""
+        while len(self.idle) + len(self.busy) < self.count:
+            ours, theirs = self.context.Pipe()
+            process = self.context.Process(target=_serve, args=(theirs, self.sandbox, self.box_pool, self.logging),
+                                           name="latent-lab-worker", daemon=True)
+            process.start()
+            theirs.close()
+            worker = _Worker(process, ours)
+            self.every.add(worker)
+            try:
+                ready = ours.poll(WORKER_START_SECONDS) and ours.recv() == "ready"
+                worker.watch()  # its pidfd: the fork server's own end does not fool us if the server dies
+            except (EOFError, OSError):
+                ready = False
+            if not ready:
+                raise MachineProblem(f"a grading worker process did not start (exit status {process.exitcode}); "
+                                     "run without --workers to see why")
+            self.idle.append(worker)
 
     def send(self, submission: Submission, deaths: int = 0) -> None:
-        worker = self.idle.pop()
-        worker.connection.send((grade_on_worker, submission))  # looked up now: a test may stand in its own task
-        self.busy[worker] = (submission, deaths)
+        """To an idle worker; one that died since its last answer is replaced first (charging nobody)."""
+        while True:
+            self.start_missing()
+            worker = self.idle.pop()
+            try:
+                worker.connection.send((grade_on_worker, submission))  # looked up now: a test may stand in its own
+            except OSError:
+                self._drop(worker)
+                continue
+            self.busy[worker] = (submission, deaths)
+            return
 
     def results(self):
-        """(submission, deaths, ("graded", Graded) | ("raised", exception) | ("died", None)) for each worker that
-        finished or died since the last call; blocks until there is one."""
-        waiting = {w.connection: w for w in self.busy} | {w.process.sentinel: w for w in self.busy}
+        """(submission, deaths, outcome) for each worker that answered or died since the last call; blocks until
+        there is one. outcome: ("graded", Graded), ("raised", exception), or ("died", None)."""
+        waiting = {w.connection: w for w in self.busy} | {w.pidfd: w for w in self.busy}
         ended = []
         for worker in {waiting[ready] for ready in multiprocessing.connection.wait(list(waiting))}:
             submission, deaths = self.busy.pop(worker)
             try:
                 outcome = worker.connection.recv() if worker.connection.poll() else ("died", None)
-            except Exception:  # noqa: BLE001  EOF, or half a message: it died while answering
+            except (EOFError, OSError):  # it died before or while answering
                 outcome = ("died", None)
-            if outcome[0] == "died":
-                worker.stop()
-                worker = self._start()
-            self.idle.append(worker)
+            if outcome[0] == "died" or not worker.alive:
+                self._drop(worker)  # replaced at the next send
+            else:
+                self.idle.append(worker)
             ended.append((submission, deaths, outcome))
         return ended
 
+    def _drop(self, worker: "_Worker") -> None:
+        worker.stop(0)
+        self.every.discard(worker)
+        if worker in self.idle:
+            self.idle.remove(worker)
+
     def close(self):
-        for worker in self.idle:
-            worker.stop()
-        for worker in self.busy:  # the batch stopped (MachineProblem, Ctrl-C): what they grade is not wanted
-            worker.stop(now=True)
+        """Busy workers are killed at once (the batch stopped: what they grade is not wanted); idle ones end their
+        loop (and their warm boxes) when their input closes, killed if not within 10 s all told."""
+        deadline = time.monotonic() + 10
+        for worker in sorted(self.every, key=lambda w: w not in self.busy):
+            worker.stop(0 if worker in self.busy else max(0.0, deadline - time.monotonic()))
+        self.every.clear()
 
 
 @dataclass(eq=False)
 class _Worker:
     process: multiprocessing.Process
     connection: object
+    pidfd: int = None  # readable once the process has ended, whoever its parent is
 
-    def stop(self, now: bool = False):
-        """Its input closed, it ends its loop and its warm box with it; one still grading (now), or not ended
-        within 10 s, is killed."""
+    def watch(self):
+        self.pidfd = os.pidfd_open(self.process.pid)
+
+    @property
+    def alive(self) -> bool:
+        return self.pidfd is not None and not select.select([self.pidfd], [], [], 0)[0]
+
+    def stop(self, wait: float):
+        """Close its input (it ends its loop); kill it if it has not ended after `wait` seconds."""
         self.connection.close()
-        self.process.join(0 if now else 10)
-        if self.process.is_alive():
+        if self.pidfd is None:
             self.process.kill()
-            self.process.join()
+            return
+        if not select.select([self.pidfd], [], [], wait)[0]:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+            select.select([self.pidfd], [], [], 10)
+        os.close(self.pidfd)
+        self.pidfd = None
+        self.process.join(1)  # reaps it where the fork server still can; never blocks on one it cannot
 
 
 def _serve(connection, sandbox: str, box_pool: str, levels: tuple) -> None:
-    """A local worker: (task, submission) in, ("graded", Graded) or ("raised", MachineProblem) out, until its
-    input closes."""
+    """A local worker: says "ready", then (task, submission) in, ("graded", Graded) or ("raised", exception) out,
+    until its input closes."""
     logging.basicConfig(level=levels[0], format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("traitlets").setLevel(levels[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the client's to handle: it stops the workers
+    connection.send("ready")
     while True:
         try:
             task, submission = connection.recv()
@@ -193,10 +242,11 @@ def _serve(connection, sandbox: str, box_pool: str, levels: tuple) -> None:
             outcome = ("graded", task(submission, sandbox, box_pool))
         except Exception as err:  # noqa: BLE001  MachineProblem (or a fault of the grader): the client stops the batch
             outcome = ("raised", err)
-        try:
-            connection.send(outcome)
-        except (TypeError, AttributeError, pickle.PicklingError):  # an exception that does not pickle: its words
-            connection.send(("raised", RuntimeError(f"{type(outcome[1]).__name__}: {outcome[1]}")))
+            try:
+                pickle.loads(pickle.dumps(err))
+            except Exception:  # noqa: BLE001  one that does not travel: its type, words and traceback do
+                outcome = ("raised", RuntimeError("".join(traceback.format_exception(err))))
+        connection.send(outcome)
 
 
 def grade_in_parallel(submissions, sandbox: str, workers: int = None, scheduler: str = None, progress: bool = True,
@@ -219,7 +269,7 @@ def on_local_workers(submissions, sandbox: str, workers: int, bar):
         to_send = iter(submissions)
 
         def send_more():
-            while local.idle:
+            while local.idle or len(local.busy) < local.count:
                 item = retry.pop() if retry else next(((s, 0) for s in to_send), None)
                 if item is None:
                     return
@@ -227,28 +277,37 @@ def on_local_workers(submissions, sandbox: str, workers: int, bar):
 
         send_more()
         while local.busy:
-            done = []
+            done, stop = [], None
             for submission, deaths, (kind, value) in local.results():
                 if kind == "raised":
-                    raise value
-                if kind == "died" and deaths < ALLOWED_FAILURES:
+                    stop = stop or value
+                elif kind == "died" and deaths < ALLOWED_FAILURES:
                     log.warning("%s: the worker grading it died; trying it once more on another", submission.student)
                     retry.append((submission, deaths + 1))
-                    continue
-                if kind == "died":
+                elif kind == "died":
                     log.error("%s: the worker grading it died twice; graded zero", submission.student)
-                    value, failed = died_twice(submission, RuntimeError("worker process ended")), failed + 1
-                done.append((submission, value))
-            send_more()  # before the caller writes what came back: the workers never wait on it
+                    failed += 1
+                    done.append((submission, died_twice(submission, RuntimeError("worker process ended"))))
+                else:
+                    done.append((submission, value))
+            if stop is None:
+                try:
+                    send_more()  # before the caller writes what came back, so the workers have work meanwhile
+                except MachineProblem as err:  # no worker could be started: what came back is still written
+                    stop = err
             for submission, graded in done:
                 bar.update()
                 bar.set_postfix(running=len(local.busy), failed=failed)
                 yield submission, graded
+            if stop is not None:
+                raise stop
     finally:
-        if local is not None:
-            local.close()
-        if pool is not None:
-            pool.close()
+        try:
+            if local is not None:
+                local.close()
+        finally:
+            if pool is not None:
+                pool.close()
 
 
 def on_dask(submissions, sandbox: str, scheduler: str, bar):

@@ -2,6 +2,8 @@
 own submission (retried once, then zero with the reason)?"""
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -95,6 +97,53 @@ def test_a_worker_that_dies_twice_costs_only_that_submission(submissions, monkey
     assert all("died twice" in r.message for r in graded["passes_all.ipynb"].grades["ex3_arithmetic"].results)
     for name in CASES[1:3]:
         assert graded[f"{name}.ipynb"].score == expected_scores()[f"{name}.ipynb"]
+
+
+def answers_with_its_name(submission, sandbox, box_pool=None):
+    """A stand-in task without a kernel: which submission the worker was given, after `unread` seconds."""
+    time.sleep(float(submission.unread or 0))
+    return submission.student
+
+
+def test_a_worker_found_dead_between_submissions_is_replaced_and_charges_nobody(monkeypatch):
+    monkeypatch.setattr(parallel, "grade_on_worker", answers_with_its_name)
+    local = parallel.LocalWorkers(1, "none")
+    try:
+        local.send(parallel.Submission("first", "a.ipynb"))
+        assert local.results() == [(parallel.Submission("first", "a.ipynb"), 0, ("graded", "first"))]
+        idle = local.idle[0]
+        os.kill(idle.process.pid, signal.SIGKILL)  # the OOM killer, between two submissions
+        select.select([idle.pidfd], [], [], 30)
+        local.send(parallel.Submission("second", "b.ipynb"))  # to a fresh worker, not into a closed pipe
+        assert local.results() == [(parallel.Submission("second", "b.ipynb"), 0, ("graded", "second"))]
+        assert local.idle[0] is not idle
+    finally:
+        local.close()
+    assert not idle.process.is_alive()
+
+
+def test_the_fork_server_dying_costs_no_submission(monkeypatch):
+    """The workers' fork server ending closes the pipes multiprocessing watches; the workers themselves go on."""
+    from multiprocessing import forkserver
+
+    monkeypatch.setattr(parallel, "grade_on_worker", answers_with_its_name)
+    local = parallel.LocalWorkers(1, "none")
+    try:
+        local.send(parallel.Submission("slow", "a.ipynb", unread="2"))  # two seconds of "grading"
+        time.sleep(0.5)
+        os.kill(forkserver._forkserver._forkserver_pid, signal.SIGKILL)
+        assert local.results() == [(parallel.Submission("slow", "a.ipynb", unread="2"), 0, ("graded", "slow"))]
+        pid = local.idle[0].process.pid
+    finally:
+        local.close()
+    for _ in range(50):  # bounded: ended by close(), reaped by init now that its parent is gone
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"worker {pid} outlived close()")
 
 
 def test_submissions_are_read_only_a_few_ahead_of_the_workers():
