@@ -185,10 +185,9 @@ class LocalWorkers:
         return ended
 
     def _drop(self, worker: "_Worker") -> None:
+        """A worker found dead (taken out of idle or busy by the caller): its pipe and pidfd closed."""
         worker.stop(0)
         self.every.discard(worker)
-        if worker in self.idle:
-            self.idle.remove(worker)
 
     def close(self):
         """Busy workers are killed at once (the batch stopped: what they grade is not wanted); idle ones end their
@@ -269,7 +268,7 @@ def on_local_workers(submissions, sandbox: str, workers: int, bar):
         to_send = iter(submissions)
 
         def send_more():
-            while local.idle or len(local.busy) < local.count:
+            while len(local.busy) < local.count:
                 item = retry.pop() if retry else next(((s, 0) for s in to_send), None)
                 if item is None:
                     return

@@ -187,7 +187,8 @@ class Box:
         self.assignment_files = [Path(f) for f in assignment_files]
         self.cgroup = Cgroup()
 
-    def environment(self) -> dict:
+    @staticmethod
+    def environment() -> dict:
         """The kernel's whole environment: nothing of the grader's (--clearenv); course_config.GRADING_THREADS
         threads, so N workers' kernels share N cores instead of fighting over them."""
         threads = {name: str(cfg.GRADING_THREADS) for name in THREAD_SETTINGS}
@@ -400,7 +401,7 @@ class WarmBox:
         settings = {"home": HOME, "answers": ANSWERS, "spool": str(self.spool), "limits": cfg.SANDBOX_LIMITS,
                     "tmp_mb": cfg.SANDBOX_LIMITS["tmp_mb"], "work_mb": cfg.SANDBOX_LIMITS["work_mb"],
                     "assignment_files": [f"{ASSIGNMENT}/{f.name}" for f in files], "preload": PRELOAD,
-                    "environment": Box.environment(None), "debug": bool(os.environ.get("LATENT_LAB_DEBUG_SANDBOX")),
+                    "environment": Box.environment(), "debug": bool(os.environ.get("LATENT_LAB_DEBUG_SANDBOX")),
                     "python_roots": _python_roots()}
         limits = cfg.SANDBOX_LIMITS
         args = [self.bwrap, *_system_binds(), "--proc", "/proc", "--dev", "/dev",
@@ -419,7 +420,7 @@ class WarmBox:
         args += ["--dir", ANSWERS, "--dir", "/opt/latent_lab/stage", "--bind", str(self.spool), str(self.spool),
                  "--remount-ro", "/", "--remount-ro", "/dev",
                  "--chdir", HOME, "--clearenv"]
-        for key, value in Box.environment(None).items():
+        for key, value in Box.environment().items():
             args += ["--setenv", key, value]
         args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
                  "--hostname", "sandbox", "--disable-userns", "--die-with-parent", "--new-session",
