@@ -193,9 +193,9 @@ class RunInBox(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError as err:
-            log.warning("Kernel died in cell %d: %s", index, err)
-            self._stop(cell, index, "KernelDied", "the Python kernel died in {where} (out of memory, os._exit, "
-                       "a crash in native code...)")
+            log.warning("Kernel died in cell %d: %s", index + 1, err)  # counted from 1, as in the feedback
+            self._stop(cell, index, "KernelDied", "the Python kernel died in {where} (out of memory, a kill "
+                       "signal, os._exit, a crash in native code...)")
         except CellTimeoutError:
             limit = (f"the whole notebook's limit of {cfg.SUBMISSION_TIMEOUT_SECONDS} s" if left <= cfg.CELL_TIMEOUT_SECONDS
                      else f"the limit of {cfg.CELL_TIMEOUT_SECONDS} s per cell")
