@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 import course_config as cfg
+from reference import lesson
 from autograder import executor, kept
 from autograder.pipeline import Pipeline
 
@@ -50,7 +51,8 @@ def results_json(submission: executor.Graded) -> dict:
                                  for note in grade.notes)])
     if submission.sandbox == "none":
         output = f"{executor.UNSANDBOXED_NOTE} {output}"
-    return {"score": submission.score, "max_score": submission.max_score, "tests": tests, "output": output}
+    return {"score": submission.score, "max_score": submission.max_score, "tests": tests, "output": output,
+            "extra_data": {"reference_sha256": lesson.REFERENCE_SHA256}}  # what every check compared against
 
 
 def write_outputs(submission: executor.Graded, out_dir: Path, key: str = None) -> None:

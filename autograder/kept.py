@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import course_config as cfg
+from reference import lesson
 from autograder.answers import MAX_EXPORT_BYTES
 from autograder.results import CheckResult
 
@@ -24,13 +25,14 @@ RECORD = "graded.json"
 KIT = Path(__file__).resolve().parents[1]
 GRADING_SOURCES = ["course_config.py", "autograder/checks", "autograder/compare.py", "autograder/answers.py",
                    "autograder/contract.py", "autograder/grade.py", "autograder/diagnoses.py",
-                   "autograder/feedback.py", "autograder/reference_answers.py"]
+                   "autograder/feedback.py", "autograder/reference_answers.py", "reference/lesson.py",
+                   "reference/judge.py"]
 
 
 @functools.cache  # once per process: every graded submission records it
 def checks_digest() -> str:
     """sha256 of everything that turns kept answers into points and messages (checks, settings, reference)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(lesson.REFERENCE_SHA256.encode())  # the shipped reference answers, by their pin
     for name in GRADING_SOURCES:
         path = KIT / name
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
@@ -56,7 +58,7 @@ def answer_files(answers_dir: Path) -> dict:
 
 def record(graded, answers: dict, stopped: str, raised: dict) -> dict:
     """graded.json's content for a Graded whose checks ran on `answers` (answer_files)."""
-    return {"digest": checks_digest(), "stopped": stopped, "raised": raised, "problem": graded.problem,
+    return {"digest": checks_digest(), "reference_sha256": lesson.REFERENCE_SHA256, "stopped": stopped, "raised": raised, "problem": graded.problem,
             "seconds": graded.seconds, "sandbox": graded.sandbox, "sizes": answers["sizes"],
             "cells": {cell_id: {"results": [asdict(r) for r in grade.results], "notes": list(grade.notes),
                                 "pictures": [list(p) for p in grade.pictures]}

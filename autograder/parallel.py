@@ -144,13 +144,14 @@ class LocalWorkers:
             worker = _Worker(process, ours)
             self.every.add(worker)
             try:
-                ready = ours.poll(WORKER_START_SECONDS) and ours.recv() == "ready"
+                reply = ours.recv() if ours.poll(WORKER_START_SECONDS) else None
                 worker.watch()  # its pidfd: the fork server's own end does not fool us if the server dies
             except (EOFError, OSError):
-                ready = False
-            if not ready:
-                raise MachineProblem(f"a grading worker process did not start (exit status {process.exitcode}); "
-                                     "run without --workers to see why")
+                reply = None
+            if reply != "ready":
+                worker.stop(10)
+                raise MachineProblem(reply[1] if isinstance(reply, tuple) else "a grading worker process did not "
+                                     f"start (exit status {process.exitcode}); run without --workers to see why")
             self.idle.append(worker)
 
     def send(self, submission: Submission, deaths: int = 0) -> None:
@@ -226,11 +227,18 @@ class _Worker:
 
 
 def _serve(connection, sandbox: str, box_pool: str, levels: tuple) -> None:
-    """A local worker: says "ready", then (task, submission) in, ("graded", Graded) or ("raised", exception) out,
-    until its input closes."""
+    """A local worker: proves it computes the reference answers alike and says "ready" (or ("problem", why) and
+    ends), then (task, submission) in, ("graded", Graded) or ("raised", exception) out, until its input closes."""
+    from autograder.reference_answers import get_reference
+
     logging.basicConfig(level=levels[0], format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("traitlets").setLevel(levels[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the client's to handle: it stops the workers
+    try:
+        get_reference()  # the machine check, before any work reaches this worker
+    except MachineProblem as err:
+        connection.send(("problem", str(err)))
+        return
     connection.send("ready")
     while True:
         try:
@@ -315,6 +323,8 @@ def on_dask(submissions, sandbox: str, scheduler: str, bar):
     from distributed import Client, as_completed
     from distributed.scheduler import KilledWorker
 
+    from autograder.dask_check import ReferenceCheck
+
     client = Client(scheduler, timeout="30s")
     to_send, sent, finished, numbers = iter(submissions), {}, as_completed(), itertools.count()
 
@@ -327,6 +337,7 @@ def on_dask(submissions, sandbox: str, scheduler: str, bar):
             finished.add(future)
 
     try:
+        client.register_plugin(ReferenceCheck())  # on every worker now and as each joins, before it takes work
         send_more()
         failed = 0
         for future in finished:

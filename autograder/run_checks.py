@@ -118,7 +118,6 @@ SETTING_RULES = {
     "EX5_MIN_TECHNIQUES": (_number(low=1, whole=True), "a whole number >= 1"),
     "EX5_MAX_CODES": (_number(low=1, whole=True), "a whole number >= 1"),
     "EX5_DUPLICATE_PIXEL_DISTANCE": (_number(), "a number >= 0"),
-    "EX5_JUDGE_TYPICAL": (_number(low=1e-9, high=1), "a number in (0, 1]"),
     "EX5_ON_TARGET_SHARE": (_number(high=1), "a number in [0, 1]"),
     "DECODED_LIKE_DISTANCE": (_number(low=1e-9), "a number > 0"),
     "DECODED_MIN_CONTRAST": (_number(), "a number >= 0"),

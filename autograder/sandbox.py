@@ -56,6 +56,9 @@ DATA = "/data"
 SANDBOX_UID = 65534  # "nobody": owns nothing outside
 CGROUP_V1 = Path("/sys/fs/cgroup")
 THREAD_SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+# torch's choice of CPU kernels, when the grader was started with one: the kernel computes with the grader's (a cluster
+# of mixed CPUs pinned to one set computes alike everywhere; the cross-CPU test grades under each).
+TORCH_KERNEL_SETS = ("default", "avx2", "avx512", "vsx", "zvector", "sve256")
 
 
 class MachineProblem(RuntimeError):
@@ -189,14 +192,16 @@ class Box:
 
     @staticmethod
     def environment() -> dict:
-        """The kernel's whole environment: nothing of the grader's (--clearenv); course_config.GRADING_THREADS
-        threads, so N workers' kernels share N cores instead of fighting over them."""
-        threads = {name: str(cfg.GRADING_THREADS) for name in THREAD_SETTINGS}
+        """The kernel's whole environment: nothing of the grader's (--clearenv) but its torch kernel set;
+        course_config.GRADING_THREADS threads, so N workers' kernels share N cores instead of fighting over them."""
+        compute = {name: str(cfg.GRADING_THREADS) for name in THREAD_SETTINGS}
+        if os.environ.get("ATEN_CPU_CAPABILITY") in TORCH_KERNEL_SETS:
+            compute["ATEN_CPU_CAPABILITY"] = os.environ["ATEN_CPU_CAPABILITY"]
         return {"HOME": HOME, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
                 "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
                 "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
                 contract.ANSWERS_DIR_ENV: ANSWERS, "LATENT_LAB_EXPORTER": "/opt/latent_lab/contract.py",
-                "LATENT_LAB_DATA": DATA, "NBGRADER_EXECUTION": "autograde", **threads}
+                "LATENT_LAB_DATA": DATA, "NBGRADER_EXECUTION": "autograde", **compute}
 
     def command(self, kernel_argv: list) -> list:
         limits = cfg.SANDBOX_LIMITS

@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/ex5_judge.py --seed-set calibration
     .venv/bin/python benchmarks/ex5_judge.py --markdown      # the table as the README shows it
     .venv/bin/python benchmarks/ex5_judge.py --png /tmp/ex5  # also a contact sheet per category, to look at
+    .venv/bin/python benchmarks/ex5_judge.py --json out.json # every experiment's verdict, share and the table
 
 For every category the script builds, with fixed seeds, HONEST experiments (codes made from that category's test
 items the way a student would: neighbourhood noise at several scales, noise shaped like the category's own
@@ -14,11 +15,12 @@ category, prior samples, wild noise around the centre, a sweep that runs through
 Nothing here looks at a judge: the experiments are a function of the seed, the VAE and the test set only.
 
 Each experiment goes through the grader's own on-target check (autograder/checks/test_ex5_experiment.py,
-test_on_target, with the cached reference values), and the table gives per category its bar and the share of
+test_on_target, with the shipped reference answers), and the table gives per category its bar and the share of
 honest and of dishonest experiments that pass. The judge's settings were chosen on the calibration seed set; the
 held-out set (the default) was only run to report. The README's "Ex5 judging, per category" shows its table.
 """
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reference import lesson  # noqa: E402
-from autograder.answers import Answer  # noqa: E402
+from autograder.answers import Answer, CellAnswers  # noqa: E402
 from autograder.checks import test_ex5_experiment as ex5  # noqa: E402
 from autograder.compare import CheckFailed  # noqa: E402
 
@@ -234,13 +236,13 @@ def dishonest_experiment(rng, cats, target, i):
                       {"sweep": codes[: n // 2], "on": codes[n // 2:]})
 
 
-def build(seed_set, vae, test_set, categories=range(10), honest=HONEST_PER_CATEGORY, dishonest=DISHONEST_PER_CATEGORY):
-    """Every experiment of one seed set: a function of the seed, the VAE and the test set only."""
-    with torch.no_grad():
-        mu, logvar = vae.encode(test_set.images)
+def build(seed_set, reference, test_set, categories=range(10), honest=HONEST_PER_CATEGORY,
+          dishonest=DISHONEST_PER_CATEGORY):
+    """Every experiment of one seed set: a function of the seed, the VAE and the test set only. The test items are
+    encoded in float64 (Reference.encode), so the experiments, and the README's table, are the same on every CPU."""
+    mu, logvar = reference.encode(test_set.images.squeeze(1).double().numpy())
     labels = test_set.labels.numpy()
-    cats = [Category(mu[labels == c].numpy().astype(np.float64), logvar[labels == c].numpy().astype(np.float64),
-                     test_set.images[labels == c].numpy()) for c in range(10)]
+    cats = [Category(mu[labels == c], logvar[labels == c], test_set.images[labels == c].numpy()) for c in range(10)]
     base = SEED_SETS[seed_set]
     experiments = []
     for target in categories:
@@ -254,31 +256,46 @@ def build(seed_set, vae, test_set, categories=range(10), honest=HONEST_PER_CATEG
 # ---------------------------------------------------------------- the grader's own check
 
 def student(experiment):
-    """The answers as the grader reads them back from a student's export."""
+    """The answers as the grader reads them back from a student's export (read once, as CellAnswers are)."""
     items = [Answer(name, "array", array=np.asarray(codes, dtype=np.float64))
              for name, codes in experiment.latents.items()]
-    return {"TARGET_CATEGORY": Answer("TARGET_CATEGORY", "scalar", value=int(experiment.target)),
-            "experiment_latents": Answer("experiment_latents", "dict", items=items)}
+    return CellAnswers({"TARGET_CATEGORY": Answer("TARGET_CATEGORY", "scalar", value=int(experiment.target)),
+                        "experiment_latents": Answer("experiment_latents", "dict", items=items)})
 
 
-def passes_on_target(experiment, reference):
+def judged(experiment, reference) -> dict:
+    """What the grader's own on-target check says: passed, its message, and the images it counted."""
+    answers = student(experiment)
     try:
-        ex5.test_on_target(student(experiment), reference)
-        return True, ""
+        ex5.test_on_target(answers, reference)
+        passed, message = True, ""
     except CheckFailed as failed:
-        return False, str(failed)
+        passed, message = False, str(failed)
+    images = ex5.distinct_decoded(answers, reference)
+    hits = int((reference.judge(images) == experiment.target).sum())
+    return dict(passed=passed, message=message, hits=hits, distinct=len(images),
+                margin=hits / len(images) - reference.on_target_bar(experiment.target))
 
 
 def run(experiments, reference):
-    """{category: dict(honest=[passed...], dishonest=[...], failures=[(experiment, message)...])}"""
+    """{category: dict(honest=[passed...], dishonest=[...], wrong=[(experiment, message)...], judged=[...])}"""
     results = {}
     for experiment in experiments:
-        row = results.setdefault(experiment.target, dict(honest=[], dishonest=[], wrong=[]))
-        passed, message = passes_on_target(experiment, reference)
-        row["honest" if experiment.honest else "dishonest"].append(passed)
-        if passed != experiment.honest:
-            row["wrong"].append((experiment, message))
+        row = results.setdefault(experiment.target, dict(honest=[], dishonest=[], wrong=[], judged=[]))
+        verdict = judged(experiment, reference)
+        row["honest" if experiment.honest else "dishonest"].append(verdict["passed"])
+        row["judged"].append(verdict)
+        if verdict["passed"] != experiment.honest:
+            row["wrong"].append((experiment, verdict["message"]))
     return results
+
+
+def as_json(experiments, results, reference) -> dict:
+    """Every experiment's verdict, in build order, and the table: what the cross-CPU test compares."""
+    verdicts = {c: iter(row["judged"]) for c, row in results.items()}
+    rows = [dict(target=e.target, honest=e.honest, recipe=e.recipe, **next(verdicts[e.target])) for e in experiments]
+    return {"experiments": rows, "table": table(results, reference, markdown=True),
+            "reference_sha256": reference.sha256}
 
 
 def table(results, reference, markdown):
@@ -320,17 +337,20 @@ def main() -> int:
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown (for the README)")
     parser.add_argument("--png", metavar="DIR", help="also save contact sheets of the decoded experiments here")
     parser.add_argument("--failures", action="store_true", help="list every experiment the check got wrong")
+    parser.add_argument("--json", metavar="FILE", help="also write every experiment's verdict and the table here")
     args = parser.parse_args()
     started = time.perf_counter()
     from autograder.reference_answers import get_reference
     from reference import data
 
     reference = get_reference()
-    experiments = build(args.seed_set, reference.vae, data.load("test"))
+    experiments = build(args.seed_set, reference, data.load("test"))
     if args.png:
         contact_sheets(experiments, reference, args.png)
     results = run(experiments, reference)
     print(table(results, reference, args.markdown))
+    if args.json:
+        Path(args.json).write_text(json.dumps(as_json(experiments, results, reference), indent=1))
     if args.failures:
         for c in sorted(results):
             for experiment, message in results[c]["wrong"]:

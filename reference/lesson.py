@@ -31,6 +31,17 @@ CLASSIFIER_CHECKPOINT = CHECKPOINT_DIR / "classifier.pt"  # names decoded images
 VAE_SHA256 = "0eb2a502f9d67955c3f001c8a0e673fe24772373d3d49b61798e784ef00308ab"
 CLASSIFIER_SHA256 = "81b5b5d518ef3981d336c07c2c026fd3af8f3185d4400645ddc3d572a953dd5b"
 
+# What the checks compare against, derived once from the VAE and the data by `make reference` (reference/derive.py)
+# and shipped: the Ex3/Ex4 answers, the diagnoses' ingredients and the fitted Ex5 judge. Fitting the judge on another
+# CPU moves its bars by up to 0.006, enough to flip a student, so grading never fits or recomputes it.
+REFERENCE_ANSWERS = CHECKPOINT_DIR / "reference_answers.npz"
+REFERENCE_SHA256 = "12c1cb010d459256caf4f74b7f597dfb7a62ebd22d511d7e477dfcf8b269bc2f"
+# Each grading process first recomputes what it can of the shipped answers on its own CPU and stops (MachineProblem)
+# beyond these max |differences|. Measured between kernel sets (AVX-512, AVX2, default, oneDNN off, 1 or 2 threads):
+# float32 (the lesson's answers) up to 1e-6, 20,000x inside LATENT_TOLERANCE; float64 (the grader's own decodes
+# and the judge's re-encodings) up to 1e-15.
+REFERENCE_MATCH_ATOL = dict(float32=1e-4, float64=1e-9)
+
 # ---------------------------------------------------------------- training recipes
 # The lesson's recipe, unchanged, so the shipped model is the one the lesson describes.
 VAE_RECIPE = dict(
@@ -57,6 +68,10 @@ CLASSIFIER_MIN_TEST_ACCURACY = 0.90  # a judge below this would blame students f
 # one right, and 69 % of its Bag one against a bar of 60 % (benchmarks/ex5_judge.py, README "Ex5 judging").
 EX5_JUDGE_ITEMS = (3000, 1000)  # training items per category: fitted on the first 3000, bars measured on the last 1000
 EX5_JUDGE_RECIPE = dict(hidden=128, epochs=30, batch_size=512, lr=3e-3, seed=0)  # 32-128-10 network, ~1 s on 1 core
+# An image counts for the category the network names only if its code lies where this share of that category's own
+# re-encoded decodes lie (Mahalanobis distance); else it is "like no category": wild codes decode to fragments
+# that any judge that must pick one of the ten calls Sandal. Part of the shipped judge (its gates' limits).
+EX5_JUDGE_TYPICAL = 0.99
 
 # ---------------------------------------------------------------- the lesson's own numbers (its text, its solutions)
 EX3_N_SAMPLES = 20                          # the lesson averages the first 20 items of each category

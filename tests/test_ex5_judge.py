@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import ex5_judge as benchmark  # noqa: E402
 
-BAR_RANGE = (0.35, 0.60)  # measured 0.39 to 0.55: a bar outside this means the judge or the share changed
+BAR_RANGE = (0.35, 0.60)  # measured 0.38 to 0.55: a bar outside this means the judge or the share changed
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +83,10 @@ def test_wild_codes_decode_to_images_like_no_category(ref):
     assert (verdicts == NO_CATEGORY).mean() > 0.5 and (verdicts == 5).mean() < 0.2
 
 
-def test_benchmark_experiments_are_a_function_of_the_seed_only(vae, test_set):
-    first = benchmark.build("calibration", vae, test_set, categories=[6], honest=3, dishonest=3)
-    again = benchmark.build("calibration", vae, test_set, categories=[6], honest=3, dishonest=3)
-    other = benchmark.build("held-out", vae, test_set, categories=[6], honest=3, dishonest=3)
+def test_benchmark_experiments_are_a_function_of_the_seed_only(ref, test_set):
+    first = benchmark.build("calibration", ref, test_set, categories=[6], honest=3, dishonest=3)
+    again = benchmark.build("calibration", ref, test_set, categories=[6], honest=3, dishonest=3)
+    other = benchmark.build("held-out", ref, test_set, categories=[6], honest=3, dishonest=3)
     assert [e.recipe for e in first] == [e.recipe for e in again]
     for a, b in zip(first, again):
         assert all(np.array_equal(a.latents[k], b.latents[k]) for k in a.latents)
@@ -103,18 +103,15 @@ def readme_table():
 
 
 def test_the_readme_table_is_what_the_benchmark_measures_on_the_held_out_set(ref, test_set):
-    """The whole held-out benchmark (2,000 experiments, ~10 s), through the real check, against the README."""
-    results = benchmark.run(benchmark.build("held-out", ref.vae, test_set), ref)
+    """The whole held-out benchmark (2,000 experiments, ~15 s), through the real check, against the README: exactly,
+    since the judge is shipped and every image is decoded and judged in float64 (tests/test_cross_cpu.py runs it
+    under other CPU kernels too)."""
+    results = benchmark.run(benchmark.build("held-out", ref, test_set), ref)
     published = readme_table()
     assert len(published) == 10
     for c, name in enumerate(lesson.CATEGORY_NAMES):
         honest, dishonest = results[c]["honest"], results[c]["dishonest"]
-        bar, h, n_h, d, n_d = published[name]
-        assert bar == round(100 * ref.on_target_bar(c))
-        # one experiment either way: a decode can differ by 1e-7 on another machine
-        assert abs(sum(honest) - h) <= 1 and n_h == len(honest), name
-        assert abs(sum(dishonest) - d) <= 1 and n_d == len(dishonest), name
+        assert published[name] == (round(100 * ref.on_target_bar(c)), sum(honest), len(honest), sum(dishonest),
+                                   len(dishonest)), name
         assert np.mean(dishonest) <= 0.05, name
-        # Shirt misses the 95 % target (93 %, README): its honest failures decode to plain tops that neither the
-        # judge nor the eye can tell from Pullover, Coat or T-shirt.
-        assert np.mean(honest) >= (0.90 if name == "Shirt" else 0.95), name
+        assert np.mean(honest) >= 0.95, name

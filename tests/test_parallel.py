@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from autograder import parallel
+from tests import dask_cluster as cluster
 from tools import corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,31 +49,8 @@ def test_two_local_workers_grade_as_the_serial_run(submissions, tmp_path):
 @pytest.fixture
 def dask_cluster(tmp_path):
     """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1, started from the kit's root."""
-    bin_dir = Path(sys.executable).parent
-    scheduler_file = tmp_path / "scheduler.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
-           "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
-    processes = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                   "--no-dashboard", "--scheduler-file", scheduler_file], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    for _ in range(120):  # bounded: the scheduler writes its address within seconds
-        if scheduler_file.exists() and scheduler_file.read_text().strip():
-            break
-        time.sleep(0.5)
-    address = json.loads(scheduler_file.read_text())["address"]
-    for _ in range(2):
-        processes.append(subprocess.Popen([bin_dir / "dask", "worker", address, "--nthreads", "1", "--no-dashboard",
-                                           "--host", "127.0.0.1"], cwd=ROOT, env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    from distributed import Client
-
-    with Client(address, timeout="60s") as client:
-        client.wait_for_workers(2, timeout=120)
-    yield address
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.wait(timeout=60)
+    with cluster.dask_cluster(tmp_path) as address:
+        yield address
 
 
 def test_a_dask_cluster_grades_as_the_serial_run(submissions, tmp_path, dask_cluster):

@@ -14,6 +14,7 @@ import pytest
 
 import course_config as cfg
 from autograder import executor, sandbox
+from reference import lesson
 from tests import hostile
 from tools import corpus
 
@@ -64,6 +65,19 @@ def test_the_box_command_hides_the_kit_and_drops_privileges():
     assert command[command.index("--uid") + 1] == str(sandbox.SANDBOX_UID)
 
 
+@pytest.mark.parametrize("given, passed", [("default", "default"), ("avx2", "avx2"), ("", None),
+                                            ("avx2; rm -rf ~", None), ("AVX512", None)])
+def test_the_kernel_computes_with_the_graders_torch_kernel_set_and_nothing_else_of_its_environment(
+        monkeypatch, given, passed):
+    """ATEN_CPU_CAPABILITY reaches the kernel (a cluster pinned to one kernel set computes alike in its kernels too);
+    only torch's own names for kernel sets pass, and no other variable of the grader's."""
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", given)
+    monkeypatch.setenv("GRADER_SECRET", "x")
+    environment = sandbox.Box.environment()
+    assert environment.get("ATEN_CPU_CAPABILITY") == passed
+    assert "GRADER_SECRET" not in environment
+
+
 def _unprivileged_prefix(mount_point: Path):
     """Run as an unprivileged user with the kit at mount_point, visible to that user wherever the clone lives."""
     if subprocess.run(["id", TEST_USER], capture_output=True).returncode != 0:
@@ -102,6 +116,8 @@ def test_an_unprivileged_instructor_grades_in_the_sandbox_and_its_caps_hold():
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
         results = json.loads((work / "r.json").read_text())
         assert results["a_passes_all.ipynb"]["score"] == corpus.TOTAL
+        # the kit is root's, read-only to this user: the shipped reference is read, never derived or cached
+        assert results["a_passes_all.ipynb"]["extra_data"]["reference_sha256"] == lesson.REFERENCE_SHA256
         assert results["b_fork_bomb.ipynb"]["score"] == 0
         bomb = (work / "out" / "b_fork_bomb" / "b_fork_bomb.ipynb").read_text()
         forked = int(bomb.split("forked ")[1].split("\\n")[0])
