@@ -78,6 +78,10 @@ SANDBOX_WARM = True
 # Threads for torch/BLAS in each grading kernel and in the checks: the lesson's small tensors run fastest on one
 # (measured 0.71 vs 0.74 s a submission with two), every machine computes the same numbers, --workers uses the cores.
 GRADING_THREADS = 1
+# CPU kernels for torch, oneDNN and MKL in the grader and every kernel: "avx2" makes AVX-512 machines compute the
+# same bits as AVX2 ones (oneDNN's AVX-512 convolutions differ by 1e-7), so a mixed cluster grades alike; "native"
+# lets each machine use its own (reference/cpu_kernels.py).
+CPU_KERNELS = "avx2"
 SANDBOX_LIMITS = dict(
     memory_mb=3072,     # heap per process (RLIMIT_DATA); the kernel uses ~0.9 GB after its imports, ~1.2 GB at most
     file_mb=256,        # largest file the kernel may write (RLIMIT_FSIZE); vae.pt and the exports are far smaller

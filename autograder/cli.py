@@ -147,7 +147,7 @@ def main(argv=None) -> int:
         except SandboxUnavailable as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-    else:
+    elif sandbox == "none":  # a cluster's workers sandbox unless told not to: each result says which it did
         print(f"warning: {executor.UNSANDBOXED_NOTE}", file=sys.stderr)
     single = not args.path.is_dir()
     notebooks = [args.path] if single else sorted(

@@ -47,6 +47,7 @@ import zmq
 
 import course_config as cfg
 from autograder import contract
+from reference import cpu_kernels
 
 log = logging.getLogger(__name__)
 EXPORTER = Path(contract.__file__).resolve()
@@ -56,9 +57,6 @@ DATA = "/data"
 SANDBOX_UID = 65534  # "nobody": owns nothing outside
 CGROUP_V1 = Path("/sys/fs/cgroup")
 THREAD_SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-# torch's choice of CPU kernels, when the grader was started with one: the kernel computes with the grader's (a cluster
-# of mixed CPUs pinned to one set computes alike everywhere; the cross-CPU test grades under each).
-TORCH_KERNEL_SETS = ("default", "avx2", "avx512", "vsx", "zvector", "sve256")
 
 
 class MachineProblem(RuntimeError):
@@ -109,6 +107,15 @@ def _python_roots() -> list:
     roots = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent.parent}
     return [str(root) for root in sorted(roots)
             if not str(root).startswith(("/usr/", "/bin/", "/lib")) and str(root) != "/usr"]
+
+
+def kernel_python() -> str:
+    """The grader's Python by its venv's real path: a venv reached through a link (a kit whose .venv links to a
+    shared one) has no link inside the box, whose /tmp and home folders are fresh for every kernel."""
+    try:
+        return str(Path(sys.prefix).resolve() / Path(sys.executable).relative_to(sys.prefix))
+    except ValueError:  # a Python that belongs to no venv
+        return sys.executable
 
 
 def _python_binds() -> list:
@@ -192,13 +199,11 @@ class Box:
 
     @staticmethod
     def environment() -> dict:
-        """The kernel's whole environment: nothing of the grader's (--clearenv) but its torch kernel set;
-        course_config.GRADING_THREADS threads, so N workers' kernels share N cores instead of fighting over them."""
-        compute = {name: str(cfg.GRADING_THREADS) for name in THREAD_SETTINGS}
-        if os.environ.get("ATEN_CPU_CAPABILITY") in TORCH_KERNEL_SETS:
-            compute["ATEN_CPU_CAPABILITY"] = os.environ["ATEN_CPU_CAPABILITY"]
+        """The kernel's whole environment: nothing of the grader's (--clearenv) but its choice of CPU kernels
+        (reference/cpu_kernels.py); course_config.GRADING_THREADS threads, so N workers' kernels share N cores."""
+        compute = {name: str(cfg.GRADING_THREADS) for name in THREAD_SETTINGS} | cpu_kernels.environment()
         return {"HOME": HOME, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-                "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+                "PATH": f"{Path(kernel_python()).parent}:/usr/local/bin:/usr/bin:/bin",
                 "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
                 contract.ANSWERS_DIR_ENV: ANSWERS, "LATENT_LAB_EXPORTER": "/opt/latent_lab/contract.py",
                 "LATENT_LAB_DATA": DATA, "NBGRADER_EXECUTION": "autograde", **compute}
@@ -299,7 +304,7 @@ def with_rlimits(argv: list) -> list:
         "null = os.open('/dev/null', os.O_RDWR)\n"  # the kernel's own fds never reach the grader's terminal
         "for fd in (0, 1, 2): os.dup2(null, fd)\n"
         "os.execv(sys.argv[1], sys.argv[1:])\n")
-    return [sys.executable, "-I", "-c", setup, *argv]
+    return [kernel_python(), "-I", "-c", setup, *argv]
 
 
 IOPUB_CHECK_SECONDS = 0.02  # how long to wait for IOPub to show it is connected, before asking again
@@ -361,7 +366,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         super().__init__(*args, **kwargs)
 
     def format_kernel_cmd(self, extra_arguments=None):
-        kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", str(self.box.socket_dir / "kernel.json")]
+        kernel = [kernel_python(), "-m", "ipykernel_launcher", "-f", str(self.box.socket_dir / "kernel.json")]
         return kernel if isinstance(self.box, Slot) else self.box.command(kernel)  # a slot's kernel is forked
 
     async def _async_pre_start_kernel(self, **kw):
@@ -432,7 +437,7 @@ class WarmBox:
                  # the server is PID 1: no bwrap init (dumpable, same uid) whose /proc/1/root or /proc/1/mem a
                  # kernel could open to reach the box's shared folders or later kernels
                  "--as-pid-1", "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP", "--",
-                 sys.executable, "-E", "-s", "/opt/latent_lab/zygote.py", json.dumps(settings)]
+                 kernel_python(), "-E", "-s", "/opt/latent_lab/zygote.py", json.dumps(settings)]
         self.process = subprocess.Popen([*self.cgroup.join_command(), "/usr/bin/env", "-i", *args],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         if wait:

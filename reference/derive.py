@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reference import data, lesson, solutions
+from reference import cpu_kernels, data, lesson, solutions
 from reference.judge import NO_CATEGORY, Float64VAE, judge_codes
 
 ROOT = Path(__file__).resolve().parent
@@ -166,7 +166,8 @@ def derive(vae, test_set, train_set) -> dict:
                    "probe.labels": items.labels.numpy(), "probe.codes": codes})
     meta = {"made_by": "python -m reference.derive", "settings": settings(), "code_sha256": code_digest(),
             "torch": str(torch.__version__), "numpy": np.__version__,
-            "machine": f"{platform.machine()}, torch kernels {torch.backends.cpu.get_cpu_capability()}"}
+            "machine": f"{platform.machine()}, torch kernels {torch.backends.cpu.get_cpu_capability()}",
+            "cpu_kernels": {name: os.environ.get(name, "") for name in cpu_kernels.VARIABLES}}
     values["meta"] = np.array(json.dumps(meta, sort_keys=True))
     return values
 
@@ -188,6 +189,8 @@ def main(argv=None) -> int:
     import argparse
 
     from reference.checkpoints import load_model
+
+    cpu_kernels.pin()  # the kernels grading computes with
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=lesson.REFERENCE_ANSWERS)

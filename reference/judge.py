@@ -3,6 +3,7 @@
 Fitted once by `make reference` (reference/derive.py) and shipped in reference/checkpoints/reference_answers.npz;
 grading only reads it, so every machine judges with the same numbers.
 """
+import contextlib
 import copy
 
 import numpy as np
@@ -34,10 +35,21 @@ def bars(values: dict, share: float) -> np.ndarray:
     return values["ex5.judge.false_named"] + share * (values["ex5.judge.recall"] - values["ex5.judge.false_named"])
 
 
+@contextlib.contextmanager
+def one_thread():
+    """torch on one thread for a while: float64 results with 2 threads differ from 1 thread's by 3e-15."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class Float64VAE:
-    """The shipped VAE in float64, for everything the grader computes itself (decoding students' codes, the judge's
-    re-encodings, Ex4's decoded-like test). Its results agree to 1e-15 between CPU kernel sets where float32's differ
-    by 1e-6, so no verdict rests on the last bits of whichever CPU grades."""
+    """The shipped VAE in float64 on one thread, for everything the grader computes itself (decoding students' codes,
+    the judge's re-encodings, Ex4's decoded-like test). Its results agree to 1e-15 between CPU kernel sets where
+    float32's differ by 1e-6, so no verdict rests on the last bits of whichever CPU grades."""
 
     BATCH = 2000  # images per forward pass: bounded memory for the 40,000 items the judge is fitted on
 
@@ -45,6 +57,7 @@ class Float64VAE:
         self.model = copy.deepcopy(vae).double().eval()
 
     @torch.no_grad()
+    @one_thread()
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """(n, 32) codes -> (n, 28, 28) images in [0, 1]."""
         z = torch.from_numpy(np.asarray(codes, dtype=np.float64).reshape(-1, self.model.latent_dim))
@@ -53,6 +66,7 @@ class Float64VAE:
         return torch.cat([self.model.decode(batch) for batch in z.split(self.BATCH)]).squeeze(1).numpy()
 
     @torch.no_grad()
+    @one_thread()
     def encode(self, images: np.ndarray):
         """(n, 28, 28) images -> (mu, logvar), each (n, 32)."""
         x = torch.from_numpy(np.asarray(images, dtype=np.float64).reshape(-1, 1, 28, 28))

@@ -1,10 +1,11 @@
 """Does every machine give the same grade? The sample corpus, borderline Ex5 experiments and the Ex5 benchmark graded
-in processes that compute differently: torch's other CPU kernel sets (ATEN_CPU_CAPABILITY=default, avx2; the kernel
-in the sandbox gets the same setting), oneDNN off, two threads instead of one, and a Dask cluster whose two workers
-run different kernel sets. Every check of every submission scores the same as with the native kernels, and the
-README's Ex5 table is what each gives. A worker that computes the reference otherwise never takes work.
+in processes that compute differently from the kit's pinned AVX2 kernels (reference/cpu_kernels.py): an AVX-512
+machine's own kernels, torch's plain `default` kernels, oneDNN off, two threads instead of one, and a Dask cluster
+whose two workers differ. Every check of every submission scores the same, and the README's Ex5 table is what each
+gives. A worker that computes the reference otherwise never takes work.
 
-oneDNN off reaches the grader's processes only (no environment variable turns it off in the sandboxed kernel).
+The grading kernel in the sandbox gets the grader's kernel variables; oneDNN off reaches the grader's processes only
+(no environment variable turns it off in the kernel).
 """
 import json
 import os
@@ -17,7 +18,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from reference import lesson
+from reference import cpu_kernels, lesson
 from tests.dask_cluster import dask_cluster
 from tools import corpus
 
@@ -39,10 +40,11 @@ def _nudged(self, vae):  # as a BLAS that computes otherwise in the last digits 
         self.model.decoder_fc.bias.add_(1e-6)
 judge.Float64VAE.__init__ = _nudged
 """
+UNPINNED_AVX512 = {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "ALL", "MKL_CBWR": "AUTO"}
 MACHINES = {
-    "native": ({}, ""),
-    "default kernels": ({"ATEN_CPU_CAPABILITY": "default"}, ""),
-    "avx2 kernels": ({"ATEN_CPU_CAPABILITY": "avx2"}, ""),
+    "pinned": ({}, ""),  # course_config.CPU_KERNELS: AVX2 kernels, as an AVX2 machine computes natively
+    "unpinned AVX-512": (UNPINNED_AVX512, ""),  # what an AVX-512 machine computes with CPU_KERNELS = "native"
+    "default kernels": ({"ATEN_CPU_CAPABILITY": "default"}, ""),  # torch's plain C++ kernels: no AVX at all
     "oneDNN off": ({}, "import torch\ntorch.backends.mkldnn.enabled = False\n"),
     "two threads": ({}, "import course_config\ncourse_config.GRADING_THREADS = 2\n"),
 }
@@ -58,7 +60,7 @@ def environment(folder: Path, name: str, extra: dict, first: str) -> dict:
         with open({str(site / 'ran_in')!r}, "a") as f:
             f.write(f"{{os.getpid()}}\\n")
         """))
-    env = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
+    env = {k: v for k, v in os.environ.items() if k not in cpu_kernels.VARIABLES}  # each grader pins its own
     return {**env, **extra, "PYTHONPATH": f"{site}:{ROOT}"}
 
 
@@ -99,22 +101,22 @@ def borderline_notebook(experiment) -> nbformat.NotebookNode:
 
 
 @pytest.fixture(scope="module")
-def native_benchmark(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("native_benchmark")
-    return run_benchmark(folder, environment(folder, "native", {}, ""))
+def pinned_benchmark(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pinned_benchmark")
+    return run_benchmark(folder, environment(folder, "pinned", {}, ""))
 
 
 @pytest.fixture(scope="module")
-def submissions(tmp_path_factory, native_benchmark, ref_and_test_set):
+def submissions(tmp_path_factory, pinned_benchmark, ref_and_test_set):
     """The whole sample corpus, plus the held-out Ex5 experiments nearest their bar as notebooks."""
     folder = tmp_path_factory.mktemp("cross_cpu_submissions")
     corpus.write(folder)
     reference, test_set = ref_and_test_set
     experiments = benchmark.build("held-out", reference, test_set)
-    nearest = sorted(range(len(experiments)), key=lambda i: abs(native_benchmark["experiments"][i]["margin"]))
+    nearest = sorted(range(len(experiments)), key=lambda i: abs(pinned_benchmark["experiments"][i]["margin"]))
     for i in nearest[:BORDERLINE]:
         nbformat.write(borderline_notebook(experiments[i]), folder / f"ex5_borderline_{i}.ipynb")
-    return folder, {f"ex5_borderline_{i}.ipynb": native_benchmark["experiments"][i] for i in nearest[:BORDERLINE]}
+    return folder, {f"ex5_borderline_{i}.ipynb": pinned_benchmark["experiments"][i] for i in nearest[:BORDERLINE]}
 
 
 @pytest.fixture(scope="module")
@@ -125,48 +127,48 @@ def ref_and_test_set(test_set):
 
 
 @pytest.fixture(scope="module")
-def native_scores(tmp_path_factory, submissions):
-    folder = tmp_path_factory.mktemp("native")
-    run = grade(folder, submissions[0], environment(folder, "native", {}, ""), "--workers", "2")
+def pinned_scores(tmp_path_factory, submissions):
+    folder = tmp_path_factory.mktemp("pinned")
+    run = grade(folder, submissions[0], environment(folder, "pinned", {}, ""), "--workers", "2")
     assert run.returncode == 0, run.stderr[-3000:]
     return scores(folder / "results.json")
 
 
-def test_borderline_experiments_sit_at_their_bar_and_grade_as_the_benchmark_judged_them(submissions, native_scores):
+def test_borderline_experiments_sit_at_their_bar_and_grade_as_the_benchmark_judged_them(submissions, pinned_scores):
     folder, borderline = submissions
     for name, judged in borderline.items():
         assert abs(judged["margin"]) < 0.05, "not borderline: the share is far from the bar"
-        on_target = native_scores[name]["ex5_experiment: on_target"]
+        on_target = pinned_scores[name]["ex5_experiment: on_target"]
         assert (on_target > 0) == judged["passed"], name
     assert {judged["passed"] for judged in borderline.values()} == {True, False}  # both sides of a bar
     assert sum(abs(judged["margin"]) <= 0.01 for judged in borderline.values()) >= 2
 
 
-@pytest.mark.parametrize("machine", [m for m in MACHINES if m != "native"])
-def test_every_check_scores_the_same_whatever_the_cpu_computes_with(machine, tmp_path, submissions, native_scores):
+@pytest.mark.parametrize("machine", [m for m in MACHINES if m != "pinned"])
+def test_every_check_scores_the_same_whatever_the_cpu_computes_with(machine, tmp_path, submissions, pinned_scores):
     extra, first = MACHINES[machine]
     run = grade(tmp_path, submissions[0], environment(tmp_path, machine, extra, first), "--workers", "2")
     assert run.returncode == 0, run.stderr[-3000:]
     assert processes_reached(tmp_path, machine) >= 3  # the CLI, the fork server and its workers
-    assert len(native_scores) == len(corpus.SUBMISSIONS) + BORDERLINE
-    assert scores(tmp_path / "results.json") == native_scores
+    assert len(pinned_scores) == len(corpus.SUBMISSIONS) + BORDERLINE
+    assert scores(tmp_path / "results.json") == pinned_scores
 
 
 @pytest.mark.parametrize("machine", list(MACHINES))
-def test_the_ex5_benchmark_judges_alike_and_gives_the_readme_table(machine, tmp_path, native_benchmark):
+def test_the_ex5_benchmark_judges_alike_and_gives_the_readme_table(machine, tmp_path, pinned_benchmark):
     extra, first = MACHINES[machine]
-    result = native_benchmark if machine == "native" else run_benchmark(
+    result = pinned_benchmark if machine == "pinned" else run_benchmark(
         tmp_path, environment(tmp_path, machine, extra, first))
     verdicts = [(e["passed"], e["hits"], e["distinct"]) for e in result["experiments"]]
-    assert verdicts == [(e["passed"], e["hits"], e["distinct"]) for e in native_benchmark["experiments"]]
+    assert verdicts == [(e["passed"], e["hits"], e["distinct"]) for e in pinned_benchmark["experiments"]]
     assert result["table"] in (ROOT / "README.md").read_text()
 
 
-def test_a_dask_cluster_of_two_kernel_sets_grades_as_the_native_run(tmp_path, submissions, native_scores):
-    with dask_cluster(tmp_path, [{"ATEN_CPU_CAPABILITY": "default"}, {"ATEN_CPU_CAPABILITY": "avx2"}]) as address:
+def test_a_dask_cluster_of_two_kernel_sets_grades_as_the_pinned_run(tmp_path, submissions, pinned_scores):
+    with dask_cluster(tmp_path, [{"ATEN_CPU_CAPABILITY": "default"}, UNPINNED_AVX512]) as address:
         run = grade(tmp_path, submissions[0], environment(tmp_path, "dask", {}, ""), "--scheduler", address)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert scores(tmp_path / "results.json") == native_scores
+    assert scores(tmp_path / "results.json") == pinned_scores
 
 
 def test_a_local_worker_that_computes_the_reference_otherwise_takes_no_work(tmp_path):

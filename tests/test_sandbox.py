@@ -25,8 +25,8 @@ corpus.write(PASSES_ALL.parent, ["passes_all"])
 TEST_USER = "latentlab-instructor"
 
 
-def cli(*args, env=None, user_prefix=()):
-    return subprocess.run([*user_prefix, sys.executable, "-m", "autograder", *args], cwd=KIT, env=env,
+def cli(*args, env=None, user_prefix=(), python=sys.executable):
+    return subprocess.run([*user_prefix, python, "-m", "autograder", *args], cwd=KIT, env=env,
                           capture_output=True, text=True, timeout=900)
 
 
@@ -66,16 +66,40 @@ def test_the_box_command_hides_the_kit_and_drops_privileges():
 
 
 @pytest.mark.parametrize("given, passed", [("default", "default"), ("avx2", "avx2"), ("", None),
-                                            ("avx2; rm -rf ~", None), ("AVX512", None)])
-def test_the_kernel_computes_with_the_graders_torch_kernel_set_and_nothing_else_of_its_environment(
+                                            ("avx2; rm -rf ~", None), ("avx2\nLD_PRELOAD=/x", None)])
+def test_the_kernel_computes_with_the_graders_cpu_kernels_and_nothing_else_of_its_environment(
         monkeypatch, given, passed):
-    """ATEN_CPU_CAPABILITY reaches the kernel (a cluster pinned to one kernel set computes alike in its kernels too);
-    only torch's own names for kernel sets pass, and no other variable of the grader's."""
+    """The grader's ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA and MKL_CBWR reach the kernel (pinned to AVX2 by default:
+    reference/cpu_kernels.py), values of their libraries' shape only, and no other variable of the grader's."""
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", given)
     monkeypatch.setenv("GRADER_SECRET", "x")
     environment = sandbox.Box.environment()
     assert environment.get("ATEN_CPU_CAPABILITY") == passed
     assert "GRADER_SECRET" not in environment
+
+
+def test_every_grading_process_and_kernel_computes_with_avx2_kernels_unless_told_otherwise():
+    """course_config.CPU_KERNELS = "avx2": an AVX-512 machine computes as an AVX2 one (oneDNN's AVX-512 convolutions
+    differ by 1e-7). A fresh grading process pins them before torch computes; its kernels get the same."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")}
+    run = subprocess.run([sys.executable, "-c", "import autograder, torch; from autograder.sandbox import Box; "
+                          "torch.zeros(3).add_(1); print(torch.backends.cpu.get_cpu_capability(), "
+                          "sorted(Box.environment().items()))"], cwd=KIT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split()[0] in ("AVX2", "DEFAULT")  # DEFAULT only on a CPU without AVX2
+    for pinned in ("('ATEN_CPU_CAPABILITY', 'avx2')", "('MKL_CBWR', 'AVX2')", "('ONEDNN_MAX_CPU_ISA', 'AVX2')"):
+        assert pinned in run.stdout
+
+
+def test_a_venv_reached_through_a_link_grades_in_the_warm_box(tmp_path):
+    """A kit whose .venv links to a shared one: the kernel starts from the venv's real path (the box's /tmp and home
+    are fresh, so a link there is gone)."""
+    link = tmp_path / "venv"
+    link.symlink_to(Path(sys.prefix).resolve())
+    run = cli("grade", str(PASSES_ALL), "--quiet", "--json", str(tmp_path / "r.json"),
+              python=str(link / Path(sys.executable).relative_to(sys.prefix)))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads((tmp_path / "r.json").read_text())["passes_all.ipynb"]["score"] == corpus.TOTAL
 
 
 def _unprivileged_prefix(mount_point: Path):
