@@ -12,7 +12,10 @@ c = get_config()  # noqa: F821  (nbgrader provides get_config when it loads this
 c.CourseDirectory.root = str(cfg.COURSE_ROOT)
 c.CourseDirectory.course_id = cfg.COURSE_ID
 
-from autograder import kept, pipeline  # noqa: E402
+from autograder import exchange, kept, pipeline  # noqa: E402
+from autograder.printable import configure_logging  # noqa: E402
+
+configure_logging()  # the kit's warnings under nbgrader: one line each, student text escaped
 
 # The grading flow, one list each (see autograder/pipeline.py).
 c.Autograde.exporter_class = pipeline.READER
@@ -21,8 +24,10 @@ c.Autograde.autograde_preprocessors = pipeline.AUTOGRADE
 c.Execute.timeout = cfg.CELL_TIMEOUT_SECONDS
 c.GenerateFeedback.preprocessors = pipeline.FEEDBACK
 c.merge(pipeline.SETTINGS)  # how nbgrader's own steps are set for this kit (the CLI uses the same)
-# collect never takes a submission written by another user than the student it names, and drops unchanged copies
-# of the shipped files (autograder/exchange.py)
+# collect takes each student's own files as data at the time it saw them, never a link or another's submission;
+# feedback release hands out the feedback page only (autograder/exchange.py)
 c.ExchangeFactory.collect = "autograder.exchange.CheckedCollect"
-# the kept answers live only where the grader writes them: a student's folder of that name is never copied
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", kept.FOLDER]
+c.ExchangeFactory.release_feedback = "autograder.exchange.CheckedReleaseFeedback"
+# what only the kit writes (the kept answers, collect's notes) is never copied from a student; nor are dotfiles
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", kept.FOLDER,
+                            exchange.NOTES_FILE]

@@ -23,6 +23,8 @@ import nbformat
 import course_config as cfg
 from reference import lesson
 from autograder import executor, kept
+from autograder.printable import configure_logging, printable
+from autograder.sandbox import exit_on_sigterm
 from autograder.pipeline import Pipeline
 
 
@@ -52,7 +54,8 @@ def results_json(submission: executor.Graded) -> dict:
     if submission.sandbox == "none":
         output = f"{executor.UNSANDBOXED_NOTE} {output}"
     return {"score": submission.score, "max_score": submission.max_score, "tests": tests, "output": output,
-            "extra_data": {"reference_sha256": lesson.REFERENCE_SHA256}}  # what every check compared against
+            "extra_data": {"reference_sha256": lesson.REFERENCE_SHA256,  # what every check compared against
+                           "cpu_kernels": submission.cpu_kernels}}  # and the kernels it computed with
 
 
 def write_outputs(submission: executor.Graded, out_dir: Path, key: str = None) -> None:
@@ -79,12 +82,12 @@ def write_json(path: Path, payload) -> None:
 
 def print_report(submission: executor.Graded, file=sys.stdout) -> None:
     parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in submission.seconds.items() if name != "total")
-    print(f"\n{submission.name}: {submission.score:g} / {submission.max_score:g}  "
+    print(f"\n{printable(submission.name)}: {submission.score:g} / {submission.max_score:g}  "
           f"({submission.seconds.get('total', 0):.1f} s{': ' + parts if parts else ''})", file=file)
     if submission.sandbox == "none":
         print(f"  {executor.UNSANDBOXED_NOTE}", file=file)
     if submission.problem:
-        print(f"  {submission.problem}", file=file)
+        print(f"  {printable(submission.problem)}", file=file)
     for grade in submission.grades.values():
         print("  " + grade.text.replace("\n", "\n  "), file=file)
 
@@ -127,8 +130,8 @@ def main(argv=None) -> int:
                                                  formatter_class=argparse.RawDescriptionHelpFormatter))
     args = parser.parse_args(argv)
     args.verbose = getattr(args, "verbose", False)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.INFO if args.verbose else logging.WARNING)  # student text in a line: escaped
+    exit_on_sigterm()  # a stopped batch removes its scratch gradebooks and boxes, as after Ctrl-C
     if not args.verbose:  # nbgrader reports restoring each hidden-test cell (every submission): only with -v
         logging.getLogger("traitlets").setLevel(logging.ERROR)
         # Dask says each worker start and stop; it sets its loggers' levels from its config when first imported
@@ -151,7 +154,12 @@ def main(argv=None) -> int:
         print(f"warning: {executor.UNSANDBOXED_NOTE}", file=sys.stderr)
     single = not args.path.is_dir()
     notebooks = [args.path] if single else sorted(
-        p for p in args.path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+        p for p in args.path.rglob("*.ipynb") if not any(part.startswith(".") for part in p.relative_to(args.path).parts))
+    hidden = [] if single else [p for p in args.path.rglob(".*") if p.name != ".ipynb_checkpoints"
+                                and not any(part.startswith(".") for part in p.relative_to(args.path).parts[:-1])]
+    if hidden:  # as nbgrader's ignore globs: a student's hidden file is not a submission (its folder would clash)
+        print(f"warning: {len(hidden)} hidden file(s) or folder(s) not graded: "
+              + ", ".join(repr(printable(p.relative_to(args.path))) for p in hidden[:5]), file=sys.stderr)
     if not notebooks:
         print(f"error: no .ipynb files in {args.path}", file=sys.stderr)
         return 2

@@ -1,29 +1,56 @@
-"""nbgrader's filesystem exchange, with the one check it leaves to a warning made a rule.
+"""nbgrader's filesystem exchange, collected as data: nothing a student put in inbound is followed or believed.
 
-On a shared filesystem every student can write into the exchange's inbound folder, and a submission is named
-`<student>+<assignment>+<timestamp>+<random>`: bob can write one named after alice with a later timestamp, and
-nbgrader's collect only warns ("cheating attempt?") before taking it as alice's. CheckedCollect sets such a
-submission aside first (renamed in inbound, never collected) and logs who wrote it, so collect takes each student's
-own latest submission. It also drops the collected copies of the files shipped with the assignment (vae.pt, the
-contract) when they are unchanged: the grader always uses the course's own, and 300 copies of the model in
-submitted/, autograded/ and feedback/ are 1.2 GB. nbgrader_config.py installs it for `nbgrader collect` and
-formgrader's Collect button.
+On a shared filesystem every student can write into the exchange's inbound folder, and nbgrader's collect (run by
+the instructor, with the instructor's rights) trusts what it finds there. CheckedCollect, installed by
+nbgrader_config.py for `nbgrader collect` and formgrader's Collect button, instead:
+- sets aside (renamed in inbound, never collected, logged) every entry it cannot take as a submission of this
+  assignment: a name that does not parse or whose time is not a date, a file or link instead of a folder, a folder
+  written by another user than the one it names (bob's "alice+..." submission). Every other student is collected;
+- copies only regular files and folders the student owns, inside the submission folder, within nbgrader's size caps
+  and MAX_FILES: a link (to the course's solutions, say), a hard link to someone else's file, a fifo or a device is
+  left out, logged, and named in the student's feedback (NOTES_FILE, read by autograder/nbgrader_steps.py);
+- records the time it observed: the newest change time (ctime, which no user can set) of the folder and everything
+  in it, or the student's own claim where that is later. A back-dated submission is late all the same;
+- drops the collected copies of the files shipped with the assignment (vae.pt, the contract) when unchanged: the
+  grader always uses the course's own, and 300 copies of the model are 1.2 GB.
+CheckedReleaseFeedback releases only the feedback page of the assignment's own notebook, never another file.
 """
+import datetime
 import filecmp
+import fnmatch
+import glob
+import json
 import os
 import pwd
+import shutil
+import stat
 
 from nbgrader.exchange.default.collect import ExchangeCollect
+from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
+from nbgrader.utils import notebook_hash, parse_utc
 
 SHIPPED_FILES = ["vae.pt", "latent_lab_contract.py"]  # the release's files besides the notebook
-FORGED_PREFIX = "forged-"  # no '+' in it: nbgrader's inbound pattern never matches a renamed submission again
+SET_ASIDE_PREFIX = "not-collected-"  # no '+' in it: nbgrader's inbound pattern never matches it again
+NOTES_FILE = "latent_lab_collect.json"  # what collect left out of a submission, for the student's feedback
+MAX_FILES = 100  # files and folders copied from one submission; the assignment needs four
+MAX_DEPTH = 8    # folder levels below the submission folder
 
 
-def owner_name(path: str) -> str:
+def owner_name(uid: int) -> str:
     try:
-        return pwd.getpwuid(os.lstat(path).st_uid).pw_name
+        return pwd.getpwuid(uid).pw_name
     except KeyError:
-        return f"uid {os.lstat(path).st_uid}"
+        return f"uid {uid}"
+
+
+def observed_time(folder: str) -> datetime.datetime:
+    """The newest ctime of the folder and what is in it, without following links: when its content last changed,
+    as the kernel saw it (utime cannot set a ctime). Naive UTC, as nbgrader's parse_utc gives."""
+    newest = os.lstat(folder).st_ctime
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            newest = max(newest, os.lstat(os.path.join(root, name)).st_ctime)
+    return datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).replace(tzinfo=None)
 
 
 class CheckedCollect(ExchangeCollect):
@@ -32,16 +59,53 @@ class CheckedCollect(ExchangeCollect):
         inbound = os.path.join(self.root, self.coursedir.course_id, "inbound")
         if os.path.isdir(inbound) and os.access(inbound, os.R_OK | os.W_OK | os.X_OK):
             for name in sorted(os.listdir(inbound)):
-                claimed = name.rsplit("+", 3)[0]  # as nbgrader reads it: user names may hold a "+"
-                if "+" not in name or name.startswith(FORGED_PREFIX):
-                    continue
-                owner = owner_name(os.path.join(inbound, name))
-                if owner != claimed:
-                    aside = FORGED_PREFIX + name.replace("+", "_")
-                    os.rename(os.path.join(inbound, name), os.path.join(inbound, aside))
-                    self.log.error("Not collected: %s claims to be %s's submission but was written by %s; set "
-                                   "aside as %s in %s", name, claimed, owner, aside, inbound)
+                problem = self.problem_with(inbound, name)
+                if problem:
+                    self.set_aside(inbound, name, problem)
         super().init_src()
+
+    def problem_with(self, inbound: str, name: str) -> str:
+        """Why the inbound entry `name` cannot be taken as a submission of this assignment ('' when it can, or when
+        it is not this assignment's at all)."""
+        parts = name.rsplit("+", 3)  # as nbgrader reads it: user names may hold a "+"
+        if name.startswith(SET_ASIDE_PREFIX) or len(parts) < 3 or parts[1] != self.coursedir.assignment_id:
+            return ""
+        info = os.lstat(os.path.join(inbound, name))
+        if not stat.S_ISDIR(info.st_mode):
+            return f"it is not a folder but a {'link' if stat.S_ISLNK(info.st_mode) else 'file'}"
+        try:
+            parse_utc(parts[2])
+        except (ValueError, OverflowError) as err:
+            return f"its time {parts[2][:40]!r} is not a date ({type(err).__name__})"
+        if owner_name(info.st_uid) != parts[0]:
+            return f"it claims to be {parts[0]}'s submission but was written by {owner_name(info.st_uid)}"
+        return ""
+
+    def set_aside(self, inbound: str, name: str, problem: str) -> None:
+        aside = SET_ASIDE_PREFIX + name.replace("+", "_")
+        try:
+            os.rename(os.path.join(inbound, name), os.path.join(inbound, aside))
+        except OSError as err:
+            self.fail(f"Could not set aside {name!r} in {inbound} ({err}): {problem}. Remove it and collect again.")
+        self.log.error("Not collected: %r: %s; set aside as %r in %s", name, problem, aside, inbound)
+
+    def _path_to_record(self, path):
+        record = super()._path_to_record(path)
+        claimed, seen = record["timestamp"], observed_time(path)
+        if seen > claimed + datetime.timedelta(minutes=1):
+            self.log.warning("%s: submitted at %s by its files, not at %s as it claims", os.path.basename(path),
+                             seen.strftime("%Y-%m-%d %H:%M:%S UTC"), claimed.strftime("%Y-%m-%d %H:%M:%S UTC"))
+        record["timestamp"] = max(claimed, seen)
+        return record
+
+    def do_copy(self, src, dest, log=None):
+        """The student's own regular files and folders only (see the module's docstring); `left out` is written
+        beside them for the feedback."""
+        os.makedirs(dest)
+        left_out = copy_owned(src, dest, os.lstat(src).st_uid, self.coursedir, self.log)
+        if left_out:
+            with open(os.path.join(dest, NOTES_FILE), "w") as f:
+                json.dump(left_out, f)
 
     def copy_files(self):
         super().copy_files()
@@ -49,7 +113,88 @@ class CheckedCollect(ExchangeCollect):
         for record in self.src_records:
             submitted = self.coursedir.format_path(self.coursedir.submitted_directory, record["username"],
                                                    self.coursedir.assignment_id)
+            with open(os.path.join(submitted, "timestamp.txt"), "w") as f:  # what the gradebook records
+                f.write(record["timestamp"].replace(tzinfo=datetime.timezone.utc).strftime(self.timestamp_format))
             for name in SHIPPED_FILES:
                 copy, shipped = os.path.join(submitted, name), os.path.join(release, name)
                 if os.path.isfile(copy) and os.path.isfile(shipped) and filecmp.cmp(copy, shipped, shallow=False):
                     os.remove(copy)  # unchanged: the grader binds the course's own copy into the sandbox
+
+
+def copy_owned(src: str, dest: str, owner: int, coursedir, log) -> list:
+    """Copy what `owner` owns below src into dest, never following a link; ['name: why', ...] for what was not."""
+    left_out, budget = [], {"files": MAX_FILES, "bytes": coursedir.max_dir_size * 1000}
+
+    def walk(folder, target, depth):
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                relative = os.path.relpath(entry.path, src)
+                if any(fnmatch.fnmatch(entry.name, pattern) for pattern in coursedir.ignore):
+                    continue
+                why = refusal(entry, owner, depth, budget, coursedir.max_file_size * 1000)
+                if why:
+                    left_out.append(f"{relative}: {why}")
+                    log.warning("Not collected from %s: %r: %s", os.path.basename(src), relative, why)
+                elif entry.is_dir(follow_symlinks=False):
+                    os.mkdir(os.path.join(target, entry.name))
+                    walk(entry.path, os.path.join(target, entry.name), depth + 1)
+                else:
+                    copy_file(entry.path, os.path.join(target, entry.name), budget)
+
+    walk(src, dest, 0)
+    return left_out
+
+
+def refusal(entry, owner: int, depth: int, budget: dict, max_file_bytes: int) -> str:
+    """Why this entry is not copied, or ''."""
+    info = entry.stat(follow_symlinks=False)
+    if stat.S_ISLNK(info.st_mode):
+        return "a link (a submission holds files, not pointers to other files)"
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        return "not a regular file (a fifo, a socket or a device)"
+    if info.st_uid != owner:
+        return f"it belongs to {owner_name(info.st_uid)}, not to the student who submitted"
+    if stat.S_ISDIR(info.st_mode) and depth >= MAX_DEPTH:
+        return f"folders nested deeper than {MAX_DEPTH} levels"
+    if budget["files"] <= 0:
+        return f"more than {MAX_FILES} files and folders"
+    if stat.S_ISREG(info.st_mode) and info.st_size > min(max_file_bytes, budget["bytes"]):
+        return f"{info.st_size / 1e6:.1f} MB: over the size limit"
+    budget["files"] -= 1
+    return ""
+
+
+def copy_file(path: str, target: str, budget: dict) -> None:
+    """One regular file, opened without following a link, at most its budgeted size."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as source, open(target, "wb") as copy:
+        data = source.read(budget["bytes"] + 1)[:budget["bytes"]]
+        copy.write(data)
+    budget["bytes"] -= len(data)
+
+
+class CheckedReleaseFeedback(ExchangeReleaseFeedback):
+    """Releases each student's feedback page of the assignment's own notebook (a regular file, not a link), never
+    any other file that reached feedback/; the rest is nbgrader's: the page is named by the submission's secret."""
+
+    def copy_files(self):
+        release = self.coursedir.format_path(self.coursedir.release_directory, ".", self.coursedir.assignment_id)
+        notebooks = sorted(os.path.splitext(n)[0] for n in os.listdir(release) if n.endswith(".ipynb"))
+        students = self.coursedir.student_id_exclude.split(",") if self.coursedir.student_id_exclude else []
+        for folder in sorted(glob.glob(self.src_path)):
+            student = os.path.basename(os.path.dirname(os.path.normpath(folder)))
+            for notebook in notebooks:
+                page = os.path.join(folder, f"{notebook}.html")
+                if student in students or os.path.islink(page) or not os.path.isfile(page):
+                    continue
+                try:
+                    with open(os.path.join(folder, "submission_secret.txt")) as f:
+                        secret = f.read()
+                except OSError:  # a folder made by hand, not by `nbgrader submit`: the student could not find it
+                    self.log.warning("No feedback released for %r: the submission had no submission_secret.txt",
+                                     student)
+                    continue
+                released = os.path.join(self.dest_path, f"{notebook_hash(secret=secret, notebook_id=notebook)}.html")
+                shutil.copy(page, released + ".tmp")
+                os.replace(released + ".tmp", released)  # a student reading it never sees half a page
+                self.log.info("Feedback released for %r: %s", student, notebook)

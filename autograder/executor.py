@@ -11,6 +11,7 @@ become its feedback and score.
 """
 import ast
 import copy
+import html
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from nbgrader.preprocessors import Execute
 
 import course_config as cfg
 from autograder import kept
+from reference import cpu_kernels
 from autograder.sandbox import MachineProblem, temp_dir
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class Graded:
     sandbox: str = cfg.SANDBOX
     name: str = "submission.ipynb"               # the submitted file's name
     kept: tuple = None                           # (answer files, graded.json) to keep beside it (autograder/kept.py)
+    cpu_kernels: dict = field(default_factory=cpu_kernels.environment)  # what the grader and kernel computed with
 
     @property
     def score(self) -> float:
@@ -99,19 +102,19 @@ def not_read(err: Exception) -> Graded:
 
 
 # ------------------------------------------------------------------------------------------------ running
-MAX_ANALYSED_SOURCE = 100_000  # characters; a longer cell is not analysed and counts as reading anything
+MAX_ANALYSED_SOURCE = 100_000  # characters of one cell; a longer cell is not analysed and counts as reading anything
+MAX_ANALYSED_NOTEBOOK = 1_000_000  # characters of all cells together: the rest count as reading anything
 
 
 def _names(source: str):
     """(names the cell assigns or imports, names it reads before assigning them), or None when the cell cannot be
-    analysed (too long, or not Python even after IPython's magics are turned into calls): then it may read anything.
+    analysed: too long, or not plain Python (IPython's `!`, `%` and `?` lines can run any code): then it may read
+    anything. Python's own parser only, linear in the cell's length (IPython's transformers are quadratic in it).
     An assignment counts after its right-hand side, and `x += 1` reads x first."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
     if len(source) > MAX_ANALYSED_SOURCE:
         return None
     try:  # student code, parsed in the grader: anything it makes the parser do ends here
-        tree = ast.parse(TransformerManager().transform_cell(source))
+        tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     events = []  # (position, kind, name)
@@ -144,8 +147,11 @@ def cells_to_skip(nb) -> set:
     """Indexes of the locked drawing cells (course_config.SKIP_WHEN_GRADING) that are safe to skip: none of the
     names they define is read by a later cell, so a student who reuses one (the t-SNE cell's labels) is run as is.
     Each code cell is analysed once."""
-    cells = [(i, _grade_id(c) in cfg.SKIP_WHEN_GRADING, _names(c.source))
-             for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    cells, budget = [], MAX_ANALYSED_NOTEBOOK
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            budget -= len(cell.source)
+            cells.append((i, _grade_id(cell) in cfg.SKIP_WHEN_GRADING, _names(cell.source) if budget >= 0 else None))
     skip = set()
     for position, (index, drawing, names) in enumerate(cells):
         if not drawing or not names or not names[0]:
@@ -223,13 +229,44 @@ class RunInBox(Execute):
         return super().output(outs, msg, display_id, cell_index)
 
 
+SAFE_SCHEMES = ("http", "https", "mailto")  # a link a student writes may go there, or nowhere (relative, #anchor)
+SAFE_DATA = re.compile(r"data:image/(png|jpeg|gif);base64,", re.I)  # pictures inlined by Jupyter itself
+MARKDOWN_URL = re.compile(r"(\]\(\s*<?)([^\s)>]+)|(^[ \t]*\[[^\]\n]+\]:[ \t]*<?)(\S+)|(<)([a-zA-Z][\w+.-]*:[^>\s]*)(?=>)",
+                          re.M)
+UNSAFE_URL = "#unsafe-link-removed"
+
+
+def safe_url(url: str) -> bool:
+    """An allowed scheme, an inlined picture or no scheme at all, as a browser reads it (entities decoded, blanks
+    and control characters inside the scheme ignored)."""
+    plain = re.sub(r"[\x00-\x20\x7f]+", "", html.unescape(url)).lower()
+    scheme = re.match(r"([a-z][a-z0-9+.-]*):", plain)
+    return not scheme or scheme.group(1) in SAFE_SCHEMES or bool(SAFE_DATA.match(plain))
+
+
+def safe_markdown_links(text: str) -> str:
+    """Markdown's own links, images, reference definitions and autolinks with any other scheme (javascript:,
+    vbscript:, data:text/html...) pointed nowhere: an HTML sanitizer never sees them, the renderer makes them live."""
+    def point(match):  # groups (lead, url) of whichever of the three forms matched
+        lead, url = next((match.group(i), match.group(i + 1)) for i in (1, 3, 5) if match.group(i + 1) is not None)
+        return lead + (url if safe_url(url) else UNSAFE_URL)
+    return MARKDOWN_URL.sub(point, text)
+
+
 class SanitizeStudentHTML(SanitizeHTML):
-    """No script, no event handlers, no JavaScript outputs in anything a student wrote or printed. Locked cells
-    are the course's own (restored from the source), so they keep their text exactly."""
+    """No script, no event handlers, no JavaScript outputs, no link to anything but http(s), mailto or a picture in
+    anything a student wrote or printed: HTML by an allow-list of tags and attributes (bleach, via nbconvert),
+    Markdown's own links by safe_markdown_links. Locked cells are the course's own (restored from the source), so
+    they keep their text exactly."""
 
     def preprocess_cell(self, cell, resources, index):
         if cell.get("metadata", {}).get("nbgrader", {}).get("locked") and cell.cell_type != "code":
             return cell, resources
+        if cell.cell_type in ("markdown", "raw"):
+            cell.source = safe_markdown_links(cell.source)
+        for output in cell.get("outputs", []):
+            if "text/markdown" in output.get("data", {}):
+                output.data["text/markdown"] = safe_markdown_links(str(output.data["text/markdown"]))
         return super().preprocess_cell(cell, resources, index)
 
 
@@ -358,6 +395,13 @@ def errors_in_solution_cells(nb) -> dict:
             errors[_grade_id(cell)] = f"{output.get('ename')}: {evalue}" + (f" (line {line[0]})" if line else "")
             break
     return errors
+
+
+def add_notice(nb, text: str) -> None:
+    """A notice above the first graded cell's feedback (the score stays the cell's last output)."""
+    first = next(cell for cell in nb.cells if _grade_id(cell) == f"{next(iter(cfg.CHECK_POINTS))}_tests")
+    first.outputs.insert(0, new_output("display_data", data={"text/html": f"<p><b>{html.escape(text)}</b></p>",
+                                                               "text/plain": text}))
 
 
 def write_feedback(nb, grades, sandbox):

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import course_config as cfg  # noqa: E402
 from reference import lesson  # noqa: E402
 from autograder.reference_answers import verdict_name  # noqa: E402
+from autograder.printable import printable  # noqa: E402
 from autograder.results import score  # noqa: E402
 
 TITLES = {"ex3_arithmetic": "Exercise 3: latent arithmetic", "ex4_grid": "Exercise 4: the latent grid",
@@ -23,10 +24,10 @@ TITLES = {"ex3_arithmetic": "Exercise 3: latent arithmetic", "ex4_grid": "Exerci
 
 def text_report(cell_id, results, notes=()) -> str:
     lines = [f"{TITLES.get(cell_id, cell_id)}: {score(results):g} / {sum(r.max_points for r in results):g}"]
-    for r in results:
+    for r in results:  # a message quotes what the student's code said: one line each, control characters escaped
         lines.append(f"  [{'PASS' if r.passed else 'FAIL'}] {r.name} ({r.points:g}/{r.max_points:g})"
-                     + (f": {r.message}" if r.message else ""))
-    lines += [f"  Note: {note}" for note in notes]
+                     + (f": {printable(r.message)}" if r.message else ""))
+    lines += [f"  Note: {printable(note)}" for note in notes]
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ from autograder.results import CheckResult
 
 FOLDER = "latent_lab_answers"
 RECORD = "graded.json"
+MAX_RECORD_BYTES = 20 * 2**20  # a record is ~10 KB plus its pictures (~200 KB); anything bigger is not one
 KIT = Path(__file__).resolve().parents[1]
 GRADING_SOURCES = ["course_config.py", "autograder/checks", "autograder/compare.py", "autograder/answers.py",
                    "autograder/contract.py", "autograder/grade.py", "autograder/diagnoses.py",
@@ -58,7 +59,8 @@ def answer_files(answers_dir: Path) -> dict:
 
 def record(graded, answers: dict, stopped: str, raised: dict) -> dict:
     """graded.json's content for a Graded whose checks ran on `answers` (answer_files)."""
-    return {"digest": checks_digest(), "reference_sha256": lesson.REFERENCE_SHA256, "stopped": stopped, "raised": raised, "problem": graded.problem,
+    return {"digest": checks_digest(), "reference_sha256": lesson.REFERENCE_SHA256,
+            "cpu_kernels": graded.cpu_kernels, "stopped": stopped, "raised": raised, "problem": graded.problem,
             "seconds": graded.seconds, "sandbox": graded.sandbox, "sizes": answers["sizes"],
             "cells": {cell_id: {"results": [asdict(r) for r in grade.results], "notes": list(grade.notes),
                                 "pictures": [list(p) for p in grade.pictures]}
@@ -83,11 +85,23 @@ def write(folder: Path, graded) -> None:
 
 
 def read(folder: Path):
-    """graded.json of a kept folder, or None when it holds none."""
+    """graded.json of a kept folder, or None when it holds none the kit could have written (a link, not JSON, not
+    the record's shape): class-wide steps then leave that student as graded and name them."""
     path = Path(folder) / RECORD
     if path.is_symlink() or not path.is_file():
         return None
-    return json.loads(path.read_text())
+    try:
+        meta = json.loads(path.read_bytes()[:MAX_RECORD_BYTES])
+    except ValueError:
+        return None
+    return meta if isinstance(meta, dict) and isinstance(meta.get("cells"), dict) else None
+
+
+def graded_notebook(graded_folder: Path, course: bool):
+    """The graded notebook the kit wrote in a graded folder (the assignment's in a course; named after the folder in
+    a `grade --out` folder), or None: never another .ipynb a student's submission put beside it."""
+    path = Path(graded_folder) / f"{cfg.ASSIGNMENT_ID if course else Path(graded_folder).name}.ipynb"
+    return path if path.is_file() and not path.is_symlink() else None
 
 
 @contextlib.contextmanager

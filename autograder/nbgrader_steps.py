@@ -9,6 +9,7 @@ GradeInSandbox     replaces nbgrader's Execute: it hands the sanitized notebook 
                    cells); the CLI runs the same lists (autograder/pipeline.py), so both grade alike.
 """
 import copy
+import json
 import logging
 import os
 from pathlib import Path
@@ -23,6 +24,8 @@ from autograder import executor, kept
 
 log = logging.getLogger(__name__)
 NOT_READ_KEY = "latent_lab_not_read"  # notebook metadata: why the submitted file was not read (SubmissionReader)
+LEFT_OUT_KEY = "latent_lab_left_out"  # notebook metadata: what collect left out of the submission folder
+KIT_KEYS = (NOT_READ_KEY, LEFT_OUT_KEY)  # only the kit writes these: a submission's own are dropped
 
 
 def kernel_environment(answers_dir) -> dict:
@@ -42,17 +45,44 @@ def read_submission(path: Path, root: Path = None, keep_mark: bool = False):
         return stand_in(str(err), path)
     except OSError as err:
         return stand_in(f"it could not be opened ({type(err).__name__})", path)
-    return parse_submission(data, keep_mark, path)
+    nb = parse_submission(data, keep_mark, path)
+    if not keep_mark:
+        left_out = left_out_at_collect(Path(path).parent)
+        if left_out:
+            nb.metadata[LEFT_OUT_KEY] = left_out
+    return nb
+
+
+def left_out_at_collect(folder: Path) -> list:
+    """What the kit's collect left out of this submission folder (autograder/exchange.py), or []."""
+    from autograder.exchange import NOTES_FILE
+
+    try:
+        with open(folder / NOTES_FILE, "rb") as f:
+            notes = json.loads(f.read(100_000))
+    except (OSError, ValueError):
+        return []
+    return [str(note)[:300] for note in notes][:20] if isinstance(notes, list) else []
 
 
 def parse_submission(data: bytes, keep_mark: bool = False, name="submission"):
-    """A notebook from the submitted bytes (a worker gets only these), or the marked release notebook."""
+    """A notebook from the submitted bytes (a worker gets only these), or the marked release notebook. It must be
+    a valid notebook (nbformat's schema: no unknown cell types, metadata of the right types); a cell's nbgrader
+    metadata that is not a dict with a grade id is dropped (cell roles come from the source, ForgetUnknownGradeCells),
+    so no step after this one meets a shape it does not know."""
     try:
-        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+        # nbformat.reads would log a whole invalid cell, student text and all: read, convert, validate ourselves
+        nb = nbformat.convert(nbformat.reader.reads(data.decode("utf-8")), 4)
+        nbformat.validate(nb)
     except (Exception, RecursionError) as err:  # noqa: BLE001  not UTF-8, not JSON, not a notebook, nested too deep
         return stand_in(f"it is not a readable notebook ({type(err).__name__})", name)
+    for cell in nb.cells:
+        roles = cell.metadata.get("nbgrader")
+        if roles is not None and not (isinstance(roles, dict) and isinstance(roles.get("grade_id"), str)):
+            del cell.metadata["nbgrader"]
     if not keep_mark:
-        nb.metadata.pop(NOT_READ_KEY, None)  # only a stand-in made here may carry it, never a submission
+        for key in KIT_KEYS:  # only the kit sets these (a stand-in, collect's notes), never a submission
+            nb.metadata.pop(key, None)
     return nb
 
 
@@ -112,6 +142,7 @@ class GradeInSandbox(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         from autograder.sandbox import MachineProblem
 
+        left_out = nb.metadata.pop(LEFT_OUT_KEY, [])
         try:
             graded = self.grade(nb, resources)
         except MachineProblem as err:  # not the student's doing: stop the run with the reason; grades so far stay
@@ -126,6 +157,9 @@ class GradeInSandbox(NbGraderPreprocessor):
             executor.write_feedback(nb, graded.grades, graded.sandbox)
         else:
             nb = graded.notebook
+        if left_out:
+            executor.add_notice(nb, "Left out when your submission was collected (the grader takes only files you "
+                                    "made, as files): " + "; ".join(left_out))
         resources["latent_lab_graded"] = graded
         resources.setdefault("outputs", {}).update(kept.files(graded))  # nbgrader writes them beside the notebook
         return nb, resources

@@ -33,7 +33,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from autograder import executor
-from autograder.sandbox import MachineProblem
+from autograder.printable import configure_logging
+from autograder.sandbox import MachineProblem, exit_on_sigterm, sweep_stale
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_PER_WORKER = 3  # Dask: submissions sent ahead per worker thread, enough to keep it busy, few in memory
@@ -191,12 +192,16 @@ class LocalWorkers:
         self.every.discard(worker)
 
     def close(self):
-        """Busy workers are killed at once (the batch stopped: what they grade is not wanted); idle ones end their
-        loop (and their warm boxes) when their input closes, killed if not within 10 s all told."""
+        """Busy workers are told to stop at once (SIGTERM: the batch stopped, what they grade is not wanted; they
+        remove their scratch gradebooks and boxes on the way out); idle ones end their loop when their input closes;
+        any still there after 10 s all told is killed, and what a killed one left is swept."""
         deadline = time.monotonic() + 10
+        for worker in self.busy:
+            worker.terminate()
         for worker in sorted(self.every, key=lambda w: w not in self.busy):
-            worker.stop(0 if worker in self.busy else max(0.0, deadline - time.monotonic()))
+            worker.stop(max(0.0, deadline - time.monotonic()))
         self.every.clear()
+        sweep_stale()
 
 
 @dataclass(eq=False)
@@ -211,6 +216,10 @@ class _Worker:
     @property
     def alive(self) -> bool:
         return self.pidfd is not None and not select.select([self.pidfd], [], [], 0)[0]
+
+    def terminate(self):
+        if self.pidfd is not None:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGTERM)
 
     def stop(self, wait: float):
         """Close its input (it ends its loop); kill it if it has not ended after `wait` seconds."""
@@ -231,9 +240,10 @@ def _serve(connection, sandbox: str, box_pool: str, levels: tuple) -> None:
     ends), then (task, submission) in, ("graded", Graded) or ("raised", exception) out, until its input closes."""
     from autograder.reference_answers import get_reference
 
-    logging.basicConfig(level=levels[0], format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(levels[0])
     logging.getLogger("traitlets").setLevel(levels[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the client's to handle: it stops the workers
+    exit_on_sigterm()  # stopped by the client or an admin: its scratch gradebook and boxes go with it
     try:
         get_reference()  # the machine check, before any work reaches this worker
     except MachineProblem as err:
@@ -317,6 +327,15 @@ def on_local_workers(submissions, sandbox: str, workers: int, bar):
                 pool.close()
 
 
+def cluster_problem(err: Exception, doing: str) -> MachineProblem:
+    """err as a MachineProblem: the batch stops with what went wrong and the fix, never a traceback or a zero."""
+    if isinstance(err, MachineProblem):
+        return err
+    said = str(err).splitlines()[0][:300] if str(err) else ""
+    return MachineProblem(f"the Dask cluster could not {doing} ({type(err).__name__}: {said}). Start the scheduler "
+                          "and every worker in the kit's folder with PYTHONPATH set to it (README)")
+
+
 def on_dask(submissions, sandbox: str, scheduler: str, bar):
     """On a Dask cluster: a few submissions sent ahead per worker thread; a worker that dies has its submission
     retried once elsewhere (the scheduler's allowed-failures), then it is graded zero."""
@@ -337,7 +356,10 @@ def on_dask(submissions, sandbox: str, scheduler: str, bar):
             finished.add(future)
 
     try:
-        client.register_plugin(ReferenceCheck())  # on every worker now and as each joins, before it takes work
+        try:
+            client.register_plugin(ReferenceCheck())  # on every worker now and as each joins, before it takes work
+        except Exception as err:  # noqa: BLE001
+            raise cluster_problem(err, "check its workers") from err
         send_more()
         failed = 0
         for future in finished:
@@ -347,10 +369,10 @@ def on_dask(submissions, sandbox: str, scheduler: str, bar):
             except KilledWorker as err:
                 log.error("%s: the worker grading it died twice; graded zero", submission.student)
                 graded, failed = died_twice(submission, err), failed + 1
-            except Exception:  # MachineProblem, or a fault of the grader itself: stop, as the serial run does
+            except Exception as err:  # a MachineProblem, or the cluster could not run the task: stop the batch
                 for other in sent:
                     other.cancel()
-                raise
+                raise cluster_problem(err, f"grade {submission.student!r}") from err
             send_more()
             bar.update()
             bar.set_postfix(running=sum(map(len, client.processing().values())), failed=failed)

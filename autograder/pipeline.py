@@ -94,6 +94,7 @@ class Pipeline:
         self.db_url = f"sqlite:///{self.folder / 'gradebook.db'}"
         with Gradebook(self.db_url) as gradebook:
             gradebook.update_or_create_assignment(cfg.ASSIGNMENT_ID)
+        (self.folder / "gradebook.db").chmod(0o600)  # student ids and scores: in a 0700 folder, and 0600 itself
         source = nbformat.read(cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb", 4)
         run_steps(RECORD, source, self.resources(None), self.config)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import executor, kept
+from autograder.printable import printable
 from autograder.sandbox import MachineProblem
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,19 @@ def regrade_kept(folder: Path, student: str, meta: dict):
     return graded, changes
 
 
+def regrade_one(folder: Path, student: str, meta: dict):
+    """regrade_kept, or (None, []) with a warning when this student's kept files cannot be graded again (a class-wide
+    step never stops on one student); a problem of the checks themselves (MachineProblem) still stops it."""
+    try:
+        return regrade_kept(folder, student, meta)
+    except MachineProblem:
+        raise
+    except Exception as err:  # noqa: BLE001
+        log.warning("%r: not regraded, its kept answers could not be read again (%s: %s)", student,
+                    type(err).__name__, str(err)[:200])
+        return None, []
+
+
 def with_new_feedback(notebook_path: Path, graded) -> executor.Graded:
     """The graded notebook as it was (the student's outputs), its test cells' feedback and scores replaced."""
     nb = nbformat.read(notebook_path, as_version=4)
@@ -77,16 +91,26 @@ def regrade_course(assignment: str, student: str = None, feedback: bool = False,
     for graded_folder in folders:
         folder, name = graded_folder / kept.FOLDER, graded_folder.parent.name
         meta = kept.read(folder)
-        if meta is None:
+        if meta is None or kept.graded_notebook(graded_folder, course=True) is None:
             unkept.append(name)
             continue
-        graded, changes = regrade_kept(folder, name, meta)
+        graded, changes = regrade_one(folder, name, meta)
+        if graded is None:
+            unkept.append(name)
+            continue
         if not changes:  # same points: only the record learns it was checked against today's checks
             kept.write(folder.parent, graded)
             continue
+        notebook = folder.parent / f"{assignment}.ipynb"
+        try:
+            graded = with_new_feedback(notebook, graded)
+        except Exception as err:  # noqa: BLE001  not a notebook any more: the class goes on without it
+            log.warning("%r: not regraded, its graded notebook is not readable (%s)", name, type(err).__name__)
+            unkept.append(name)
+            continue
         all_changes += changes
-        record(folder.parent / f"{assignment}.ipynb", with_new_feedback(folder.parent / f"{assignment}.ipynb", graded),
-               {"notebook": assignment, "assignment": assignment, "student": name, "db_url": coursedir.db_url})
+        record(notebook, graded, {"notebook": assignment, "assignment": assignment, "student": name,
+                                  "db_url": coursedir.db_url})
     if unkept:
         log.warning("%d student(s) graded without kept answers (by a kit older than regrade, or by another config)"
                     " are left as they are; `python -m autograder autograde %s --force --student ID` grades one "
@@ -158,16 +182,23 @@ def regrade_folder(out_dir: Path) -> list:
     all_changes = []
     for folder in sorted(Path(out_dir).rglob(kept.FOLDER)):
         key = str(folder.parent.relative_to(out_dir))
-        notebooks, meta = sorted(folder.parent.glob("*.ipynb")), kept.read(folder)
-        if meta is None or not notebooks:
+        notebook, meta = kept.graded_notebook(folder.parent, course=False), kept.read(folder)
+        if meta is None or notebook is None or not folder.is_dir() or folder.is_symlink():
+            log.warning("%r: left as it is, it holds no graded notebook and record the kit wrote", key)
             continue
-        graded, changes = regrade_kept(folder, key, meta)
+        graded, changes = regrade_one(folder, key, meta)
+        if graded is None:
+            continue
+        try:
+            graded = with_new_feedback(notebook, graded)
+        except Exception as err:  # noqa: BLE001  not a notebook any more: the class goes on without it
+            log.warning("%r: left as it is, its graded notebook is not readable (%s)", key, type(err).__name__)
+            continue
         all_changes += changes
-        graded = with_new_feedback(notebooks[0], graded)
-        graded.name = notebooks[0].name
+        graded.name = notebook.name
         for old_picture in folder.parent.glob("*_[0-9]*.png"):
             old_picture.unlink()
-        write_outputs(graded, out_dir, key + notebooks[0].suffix)
+        write_outputs(graded, out_dir, key + notebook.suffix)
     return all_changes
 
 
@@ -200,7 +231,7 @@ def run(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 3
     for change in changes:
-        print(change)
+        print(printable(change))
     students = len({c.student for c in changes})
     print(f"Regraded without running any notebook in {time.perf_counter() - started:.1f} s: {len(changes)} check(s) "
           f"changed for {students} student(s).", file=sys.stderr)

@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 
 import course_config as cfg  # noqa: E402
 from autograder import kept  # noqa: E402
+from autograder.printable import printable  # noqa: E402
 
 SAME_LATENTS = 1e-4   # max |difference| between two students' Ex5 codes for "near-identical" (honest ones differ by >0.1)
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")  # 3, -0.25, 1e-05; not the 3 of ex3
@@ -64,18 +65,25 @@ class Student:
         return {grade_id: " ".join(text.split()) for grade_id, text in self.written.items()}
 
 
-def gather(root: Path, folders) -> list:
-    """Every student with kept answers among the graded folders under root: autograded/<student>/<assignment> of a
-    course, or each submission's folder of a --out folder."""
-    students = []
+def gather(root: Path, folders, course: bool) -> tuple:
+    """([Student], [(name, why) skipped]) for the graded folders under root: autograded/<student>/<assignment> of a
+    course, or each submission's folder of a --out folder. Only what the kit wrote there is read."""
+    students, skipped = [], []
     for graded in folders:
+        name = str(graded.relative_to(root)).removesuffix(f"/{cfg.ASSIGNMENT_ID}")
         meta = kept.read(graded / kept.FOLDER)
         if meta is None:
+            skipped.append((name, "no graded record the kit wrote"))
             continue
-        name = str(graded.relative_to(root)).removesuffix(f"/{cfg.ASSIGNMENT_ID}")
-        notebooks = sorted(graded.glob("*.ipynb"))
-        students.append(Student(name, meta, graded / kept.FOLDER, written_answers(notebooks[0]) if notebooks else {}))
-    return students
+        notebook = kept.graded_notebook(graded, course)
+        try:
+            written = written_answers(notebook) if notebook else {}
+        except Exception as err:  # noqa: BLE001  a class-wide step never stops on one student's file
+            written = {}
+            skipped.append((name, f"its graded notebook is not readable ({type(err).__name__}): written answers "
+                                  "left out"))
+        students.append(Student(name, meta, graded / kept.FOLDER, written))
+    return students, skipped
 
 
 @functools.cache
@@ -173,7 +181,7 @@ def ex5_categories(students) -> list:
             try:
                 label = target_category(answers, strict=False)
                 name = lesson.CATEGORY_NAMES[label] if label is not None else name
-            except AssertionError:
+            except Exception:  # noqa: BLE001  NaN, a string, anything a student can export: not a category
                 pass
         chosen[name] += 1
         results = {r["name"]: r for r in student.meta["cells"].get("ex5_experiment", {}).get("results", [])}
@@ -191,7 +199,7 @@ def look_at(students) -> list:
         try:
             readable = student.ex5 is not None and student.ex5 is not UNREADABLE
             codes[student.name] = np.sort(all_codes(student.ex5), axis=0) if readable else None
-        except AssertionError:
+        except Exception:  # noqa: BLE001  anything a student can export that is not codes: nothing to compare
             codes[student.name] = None
     pairs = []
     for a, b in itertools.combinations(students, 2):
@@ -219,7 +227,7 @@ def times(students) -> str:
     return figure_png(fig)
 
 
-def render(students, title: str) -> str:
+def render(students, title: str, skipped=()) -> str:
     esc = html.escape
     img = '<img src="data:image/png;base64,{}" style="max-width:100%"/>'.format
     rates = pass_rates(students)
@@ -243,7 +251,10 @@ def render(students, title: str) -> str:
     parts += ["<h2>Time per submission</h2>", img(times(students))]
     failed = [(s.name, s.meta["problem"]) for s in students if s.meta.get("problem")]
     parts.append("<h2>Submissions whose run stopped</h2>" + ("<ul>" + "".join(
-        f"<li>{esc(n)}: {esc(p)}</li>" for n, p in failed) + "</ul>" if failed else "<p>None.</p>"))
+        f"<li>{esc(n)}: {esc(str(p))}</li>" for n, p in failed) + "</ul>" if failed else "<p>None.</p>"))
+    if skipped:
+        parts.append("<h2>Left out of this report</h2><ul>" + "".join(
+            f"<li>{esc(n)}: {esc(why)}</li>" for n, why in skipped) + "</ul>")
     pairs = look_at(students)
     parts.append("<h2>Worth a look</h2><p>Similar work is not proof of anything: students may have worked "
                  "together as allowed, or followed the same hint. Look at these before drawing any conclusion.</p>" +
@@ -275,11 +286,13 @@ def run(args) -> int:
     except kept.NothingKept as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    students = gather(root, folders)
+    students, skipped = gather(root, folders, course=not target.is_dir())
+    for name, why in skipped:
+        print(f"warning: {printable(name)!r}: {why}", file=sys.stderr)
     if not students:
         print(f"error: no kept answers under {target if target.is_dir() else 'autograded/'}: grade (or autograde) "
               "first", file=sys.stderr)
         return 2
-    args.out.write_text(render(students, f"{cfg.COURSE_ID} / {cfg.ASSIGNMENT_ID}: class report"))
+    args.out.write_text(render(students, f"{cfg.COURSE_ID} / {cfg.ASSIGNMENT_ID}: class report", skipped))
     print(f"Class report of {len(students)} submissions: {args.out.resolve()}", file=sys.stderr)
     return 0

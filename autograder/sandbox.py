@@ -178,7 +178,7 @@ class Box:
 
     def __init__(self, assignment_files, answer_names):
         self.bwrap = check_available()
-        self.host_dir = temp_dir("latent_lab_box_")
+        self.host_dir = temp_dir("latent_lab_box_", socket_parent())  # the kernel's ipc sockets are in it
         self.socket_dir = self.host_dir / "kernel"
         self.answers_dir = self.host_dir / "answers"
         self.socket_dir.mkdir()
@@ -248,14 +248,46 @@ def temp_dir(prefix: str, parent: str = None) -> Path:
     killed halfway leaves nothing behind for long. Another worker may be removing the same ones: a folder that
     vanishes meanwhile is not an error."""
     parent = Path(parent or tempfile.gettempdir())
-    for stale in parent.glob(f"{prefix}*_*"):
-        pid = stale.name[len(prefix):].split("_")[0]
-        try:
-            if pid.isdigit() and not _process_exists(int(pid)) and stale.lstat().st_uid == os.geteuid():
-                remove_tree(stale)
-        except OSError:
-            continue
-    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}_", dir=parent))
+    sweep_stale(prefix, parent)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}_", dir=parent))  # mode 0700: this user's alone
+
+
+def socket_parent() -> str:
+    """Where a folder holding a Unix socket goes: TMPDIR, unless its path leaves too little of the 107 characters a
+    socket's path may have (a test's or a job scheduler's long TMPDIR), then /tmp."""
+    return tempfile.gettempdir() if len(tempfile.gettempdir()) <= 60 else "/tmp"
+
+
+def temp_prefixes() -> dict:
+    """The kit's kinds of scratch folder: prefix -> parent folder."""
+    return {"latent_lab_run_": tempfile.gettempdir(), "latent_lab_box_": socket_parent(),
+            "latent_lab_boxes_": socket_parent(), "latent_lab_gradebook_": tempfile.gettempdir(),
+            "latent_lab_warm_": "/var/tmp" if os.access("/var/tmp", os.W_OK) else tempfile.gettempdir()}
+
+
+def sweep_stale(prefix: str = None, parent: Path = None) -> None:
+    """Remove this user's folders of the kit's kinds (or of `prefix`) whose process no longer exists."""
+    kinds = {prefix: parent} if prefix else temp_prefixes()
+    for kind, where in kinds.items():
+        for stale in Path(where or tempfile.gettempdir()).glob(f"{kind}*_*"):
+            pid = stale.name[len(kind):].split("_")[0]
+            try:
+                if pid.isdigit() and not _process_exists(int(pid)) and stale.lstat().st_uid == os.geteuid():
+                    remove_tree(stale)
+            except OSError:
+                continue
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM ends this process as an exception would, so `finally` blocks and at_exit cleanups run (its default
+    ends it on the spot, leaving scratch gradebooks and boxes in /tmp)."""
+    import signal
+
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second one ends it at once
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def at_exit(close) -> None:
@@ -398,7 +430,7 @@ class WarmBox:
         self.bwrap = check_available()
         self.answer_names = list(answer_names)
         # outside /tmp where there is room: each submission gets a fresh /tmp, and the spool must not hide under it
-        self.host_dir = temp_dir("latent_lab_warm_", "/var/tmp" if os.access("/var/tmp", os.W_OK) else None)
+        self.host_dir = temp_dir("latent_lab_warm_", temp_prefixes()["latent_lab_warm_"])
         self.spool = self.host_dir / "spool"
         self.spool.mkdir()
         (self.host_dir / "passwd").write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}::{HOME}:/bin/sh\n")
@@ -536,7 +568,7 @@ class BoxPool:
     what is left when the batch ends."""
 
     def __init__(self, count: int, assignment_files, answer_names):
-        self.folder = temp_dir("latent_lab_boxes_")
+        self.folder = temp_dir("latent_lab_boxes_", socket_parent())
         self.address = str(self.folder / "boxes.sock")
         self.boxes = [WarmBox(assignment_files, answer_names, wait=False) for _ in range(count)]
         self.waiting = list(self.boxes)

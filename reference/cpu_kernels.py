@@ -6,6 +6,7 @@ AVX2 ones by 1e-7, enough to move a student's code that sits on a judge's bounda
 = "avx2" all three take their AVX2 code everywhere, so an AVX-512 machine computes as an AVX2 one does. A value
 already in the grader's environment wins, and its kernels get it too (how tests/test_cross_cpu.py tries others).
 """
+import logging
 import os
 import re
 
@@ -18,11 +19,19 @@ VALUE = re.compile(r"[A-Za-z0-9_,]{1,40}")  # every name the three libraries tak
 
 def pin() -> None:
     """Set the configured kernels for this process, unless its environment names others: before torch computes
-    anything (the autograder package and `make reference` do it first; torch reads them at its first operation)."""
+    anything (the autograder package and `make reference` do it first; torch reads them at its first operation).
+    An empty or malformed value counts as unset (the libraries would silently take their own kernels, and a kernel
+    would get another set than its grader), with a warning."""
     if cfg.CPU_KERNELS not in PINNED:
         raise ValueError(f"CPU_KERNELS in {cfg.__file__} must be one of {sorted(PINNED)}, not {cfg.CPU_KERNELS!r}")
-    for name, value in PINNED[cfg.CPU_KERNELS].items():
-        os.environ.setdefault(name, value)
+    for name in VARIABLES:
+        value = os.environ.pop(name, "")
+        if value and not VALUE.fullmatch(value):
+            logging.getLogger(__name__).warning("%s=%r is not a value it takes: ignored", name, value[:40])
+            value = ""
+        value = value or PINNED[cfg.CPU_KERNELS].get(name, "")
+        if value:
+            os.environ[name] = value
 
 
 def environment() -> dict:

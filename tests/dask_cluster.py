@@ -11,15 +11,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
-def dask_cluster(folder: Path, worker_envs=({}, {})):
-    """A scheduler and one single-threaded worker per entry of worker_envs (added to each worker's environment);
-    yields the scheduler's address, and stops every process on the way out."""
+def dask_cluster(folder: Path, worker_envs=({}, {}), scheduler_env=None):
+    """A scheduler (scheduler_env added to its environment) and one single-threaded worker per entry of worker_envs
+    (added to each worker's environment); yields the scheduler's address, and stops every process on the way out."""
     bin_dir = Path(sys.executable).parent
     scheduler_file = Path(folder) / "scheduler.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
            "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
     processes = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                   "--no-dashboard", "--scheduler-file", scheduler_file], cwd=ROOT, env=env,
+                                   "--no-dashboard", "--scheduler-file", scheduler_file], cwd=ROOT,
+                                  env={**env, **(scheduler_env or {})},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         for _ in range(120):  # bounded: the scheduler writes its address within seconds

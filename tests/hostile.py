@@ -4,6 +4,7 @@ Each attack starts from the untouched release (honest work: 0 points), so any po
 its code where a student could: a new cell after the helpers, or a solution cell. Every attack is self-limiting
 (bounded loops and sleeps), so a broken sandbox fails the test instead of hanging the machine.
 """
+import json
 import os
 
 import nbformat
@@ -255,6 +256,22 @@ def attack_notebook(name: str, port: int):
     return nb
 
 
+def malformed_notebooks() -> dict:
+    """{stem: file bytes}: the untouched release, valid JSON, with metadata nbgrader's own steps trip over, or a
+    shape nbformat's schema refuses. Each costs its author alone: graded (0) or "not read" (0), never a stopped batch."""
+    def release_with(change):
+        nb = json.loads(RELEASE.read_text())
+        solution = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "ex3_arithmetic")
+        change(nb, solution)
+        return json.dumps(nb).encode()
+
+    return {
+        "94_nbgrader_metadata_a_string": release_with(lambda nb, cell: cell["metadata"].update(nbgrader="x")),
+        "95_solution_cell_without_grade_id": release_with(lambda nb, cell: cell["metadata"]["nbgrader"].pop("grade_id")),
+        "96_unknown_cell_type": release_with(lambda nb, cell: cell.update(cell_type="weird")),
+    }
+
+
 def write_battery(folder, port: int, honest=HONEST, fifo=True) -> dict:
     """Attacks and honest neighbours interleaved by name order; returns {file stem: 'attack' | 'honest'}."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -278,6 +295,9 @@ def write_battery(folder, port: int, honest=HONEST, fifo=True) -> dict:
         kinds["92_fifo"] = "attack"
     (folder / "93_nested_json.ipynb").write_text("[" * 100_000 + "]" * 100_000)
     kinds["93_nested_json"] = "attack"
+    for stem, data in malformed_notebooks().items():
+        (folder / f"{stem}.ipynb").write_bytes(data)
+        kinds[stem] = "attack"
     return kinds
 
 

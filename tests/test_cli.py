@@ -82,3 +82,31 @@ def test_the_scratch_gradebook_carries_nbgraders_own_alembic_stamp(pipeline):
     with sqlite3.connect(pipeline.folder / "gradebook.db") as db:
         (stamp,), = db.execute("SELECT version_num FROM alembic_version").fetchall()
     assert heads.split()[0] == stamp
+
+
+FORGED = "\x1b[2J\x1b]0;pwned\x07\nh6_untouched.ipynb: 12 / 12\r"
+
+
+def test_nothing_a_student_wrote_reaches_the_terminal_raw(tmp_path):
+    """A file name with a newline and an exception message with ANSI/OSC escapes cannot clear the screen, set the
+    title or forge a line of the CLI's report or log."""
+    import subprocess
+    import sys
+
+    nb = corpus.notebook("passes_all")
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex4_grid")
+    cell.source = f"raise RuntimeError({FORGED!r})"
+    folder = tmp_path / "class"
+    folder.mkdir()
+    named = FORGED.replace("/", "of")  # a file name cannot hold a slash
+    nbformat.write(nb, folder / f"evil{named}.ipynb")
+    (folder / f"garbage{named}.ipynb").write_text("not json")
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder)], cwd=cfg.COURSE_ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "\r" not in run.stdout  # stderr has tqdm's progress bar, which redraws with \r
+    for stream in (run.stdout, run.stderr):
+        assert "\x1b" not in stream and "\x07" not in stream
+        assert not any(line.lstrip().startswith("h6_untouched") for line in stream.splitlines())
+    assert "RuntimeError: \\x1b[2J\\x1b]0;pwned\\x07\\nh6_untouched.ipynb: 12 / 12" in run.stdout
+    assert "evil\\x1b[2J\\x1b]0;pwned\\x07\\nh6_untouched.ipynb: 12 of 12\\r.ipynb: 8 / 12" in run.stdout

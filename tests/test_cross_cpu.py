@@ -197,5 +197,7 @@ def test_every_result_records_the_reference_it_was_graded_against(tmp_path, subm
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads((tmp_path / "results.json").read_text())["passes_all.ipynb"]
     assert result["extra_data"]["reference_sha256"] == lesson.REFERENCE_SHA256
+    assert result["extra_data"]["cpu_kernels"] == {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2",
+                                                   "ONEDNN_MAX_CPU_ISA": "AVX2"}
     kept = json.loads((tmp_path / "out" / "passes_all" / "latent_lab_answers" / "graded.json").read_text())
     assert kept["reference_sha256"] == lesson.REFERENCE_SHA256

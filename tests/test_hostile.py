@@ -134,6 +134,9 @@ def test_refused_submissions_say_why(cli_run):
     assert "symbolic link" in results["91_symlink_to_passwd.ipynb"]["output"]
     assert "not a regular file" in results["92_fifo.ipynb"]["output"]
     assert "not a readable notebook" in results["93_nested_json.ipynb"]["output"]
+    assert "not a readable notebook (NotebookValidationError)" in results["96_unknown_cell_type.ipynb"]["output"]
+    for stem in ("94_nbgrader_metadata_a_string", "95_solution_cell_without_grade_id"):  # graded as what they are
+        assert "Fill in" in json.dumps(results[f"{stem}.ipynb"]) or "TODO" in json.dumps(results[f"{stem}.ipynb"])
     assert "root:" not in json.dumps(results)  # the link's target is never read
 
 
@@ -223,6 +226,12 @@ def test_nbgrader_batch_with_attackers_interleaved(tmp_path, listener, before, m
     garbage.mkdir(parents=True)
     (garbage / f"{cfg.ASSIGNMENT_ID}.ipynb").write_text("[" * 100_000 + "]" * 100_000)
     (garbage / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
+    malformed = hostile.malformed_notebooks()
+    for stem, data in malformed.items():
+        folder = course / "submitted" / f"s{stem}" / cfg.ASSIGNMENT_ID
+        folder.mkdir(parents=True)
+        (folder / f"{cfg.ASSIGNMENT_ID}.ipynb").write_bytes(data)
+        (folder / "timestamp.txt").write_text("2026-11-20 12:00:00.000000 UTC")
     source_before, submitted_before = folder_state(course / "source"), folder_state(course / "submitted")
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
@@ -232,7 +241,8 @@ def test_nbgrader_batch_with_attackers_interleaved(tmp_path, listener, before, m
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     table = scores_by_part(course)
-    assert sorted(table) == sorted([*students, "s98_nested_json", "s99_symlink_to_source"]), \
+    assert sorted(table) == sorted([*students, "s98_nested_json", "s99_symlink_to_source",
+                                    *(f"s{stem}" for stem in malformed)]), \
         "a student is missing from the gradebook"
     for student, parts in table.items():
         auto = {name: score for name, (score, _) in parts.items() if name.endswith("_tests")}

@@ -139,3 +139,36 @@ def test_submissions_are_read_only_a_few_ahead_of_the_workers():
     graded_all = [first, *(submission for submission, _ in results)]
     assert sorted(s.student for s in graded_all) == sorted(f"student{i}" for i in range(20))
     assert graded.score == 0 and "it is a link (test)" in graded.problem
+
+
+def test_a_batch_stopped_with_sigterm_leaves_no_scratch_gradebook_or_box(submissions, tmp_path):
+    """An admin's `kill` of the grader mid-batch: workers and boxes end, and their scratch gradebooks (student ids and
+    scores) and box folders are removed, not left in /tmp for the next run's sweep."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    grader = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submissions), "--workers", "2",
+                               "--quiet", "--json", str(tmp_path / "r.json")], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=open(tmp_path / "stderr", "w"), env={**os.environ, "TMPDIR": str(tmpdir)})
+    for _ in range(1200):  # bounded: both workers have a scratch gradebook within seconds
+        if len(list(tmpdir.glob("latent_lab_gradebook_*"))) >= 2:
+            break
+        time.sleep(0.1)
+    assert list(tmpdir.glob("latent_lab_gradebook_*")), (tmp_path / "stderr").read_text()[-3000:]
+    time.sleep(1)
+    grader.send_signal(signal.SIGTERM)
+    assert grader.wait(60) != 0
+    assert sorted(p.name for p in tmpdir.iterdir()) == []
+    left = [p for p in Path("/var/tmp").glob("latent_lab_warm_*_*")
+            if not Path(f"/proc/{p.name.split('_')[3]}").exists()]
+    assert left == []
+
+
+def test_a_scheduler_started_outside_the_kit_stops_the_batch_with_the_fix(submissions, tmp_path):
+    """The scheduler unpickles the kit's tasks: without the kit on its path it cannot, and the CLI says what to do
+    (exit 3), instead of a traceback."""
+    with cluster.dask_cluster(tmp_path, scheduler_env={"PYTHONPATH": ""}) as address:
+        run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--quiet", "--json",
+                              str(tmp_path / "r.json"), "--scheduler", address], cwd=ROOT, capture_output=True,
+                             text=True, timeout=600)
+    assert run.returncode == 3, run.stderr[-3000:]
+    assert "PYTHONPATH set to it" in run.stderr and "Traceback" not in run.stderr

@@ -1,5 +1,6 @@
 """Do the course's permissions hold between real Unix users: students read nothing of the course (solutions,
 gradebook, others' work), and no student can get a submission collected as another's?"""
+import datetime
 import os
 import shutil
 import subprocess
@@ -97,3 +98,52 @@ def test_students_read_nothing_of_the_course_and_write_nothing_in_it(site):
         tried = shell(ALICE, f"ls '{what}' || cat '{what}'; touch '{course}/submitted/{BOB}/by_alice'")
         assert "Permission denied" in tried.stderr, what
     assert not (course / "submitted" / BOB / "by_alice").exists()
+
+
+def test_collect_takes_each_students_own_files_as_data_at_the_time_it_saw_them(site):
+    """A link to the course's solutions and a fifo in a submission are left out and named in that student's
+    feedback; a back-dated submission is recorded (and late) at the time collect saw it; folders with odd names and
+    a file posing as a submission are set aside while everyone else is collected; feedback release hands out the
+    feedback page only."""
+    course, inbound = site["course"], site["base"] / "exchange" / cfg.COURSE_ID / "inbound"
+    solutions = course / "source" / A / f"{A}.ipynb"
+    run(site, INSTRUCTOR, "-m", "nbgrader", "db", "assignment", "add", A, "--duedate=2026-01-01 00:00:00 UTC",
+        cwd=course)
+    for student in (ALICE, BOB):
+        shutil.rmtree(f"/home/{student}/{A}", ignore_errors=True)
+        run(site, student, "-m", "nbgrader", "fetch_assignment", A)
+    bob = f"{BOB}+{A}+2026-06-01 00:00:00.000000 UTC+links000"
+    back_dated = f"{ALICE}+{A}+2020-01-01 00:00:00.000000 UTC+early000"
+    made = [shell(BOB, f"mkdir '{inbound}/{bob}' && cp ~/{A}/{A}.ipynb '{inbound}/{bob}/' && "
+                       f"ln -s '{solutions}' '{inbound}/{bob}/solutions.html' && mkfifo '{inbound}/{bob}/pipe' && "
+                       f"echo 5ecret > '{inbound}/{bob}/submission_secret.txt' && "
+                       f"mkdir '{inbound}/{BOB}+{A}+not-a-date+odd00000' && "
+                       f"echo x > '{inbound}/{ALICE}+{A}+2026-06-02 00:00:00.000000 UTC+file0000'"),
+            shell(ALICE, f"mkdir '{inbound}/{back_dated}' && cp ~/{A}/{A}.ipynb '{inbound}/{back_dated}/' && "
+                         f"echo '2020-01-01 00:00:00.000000 UTC' > '{inbound}/{back_dated}/timestamp.txt' && "
+                         f"touch -d 2020-01-01 '{inbound}/{back_dated}' '{inbound}/{back_dated}'/*")]
+    assert all(m.returncode == 0 for m in made), [m.stderr for m in made]
+
+    collect = run(site, INSTRUCTOR, "-m", "nbgrader", "collect", A, "--update", cwd=course)
+    assert "'solutions.html': a link" in collect.stderr and "'pipe': not a regular file" in collect.stderr
+    assert "its time 'not-a-date' is not a date" in collect.stderr and "not a folder but a file" in collect.stderr
+    assert not any("+not-a-date+" in name or name.endswith("+file0000") for name in os.listdir(inbound))
+    submitted = {s: course / "submitted" / s / A for s in (ALICE, BOB)}
+    assert sorted(p.name for p in submitted[BOB].iterdir()) == sorted([f"{A}.ipynb", "timestamp.txt",
+                                                                        "submission_secret.txt",
+                                                                        "latent_lab_collect.json"])
+    assert (submitted[ALICE] / "timestamp.txt").read_text().startswith(str(datetime.date.today().year))
+
+    run(site, INSTRUCTOR, "-m", "nbgrader", "autograde", A, cwd=course)
+    late = run(site, INSTRUCTOR, "-c", "from nbgrader.api import Gradebook\nwith Gradebook('sqlite:///gradebook.db') "
+               f"as gb: print(gb.find_submission({A!r}, {ALICE!r}).total_seconds_late)", cwd=course)
+    assert float(late.stdout) > 0  # due 1 Jan 2026: the back-dated submission is late all the same
+    run(site, INSTRUCTOR, "-m", "nbgrader", "generate_feedback", A, "--student", BOB, cwd=course)
+    run(site, INSTRUCTOR, "-m", "nbgrader", "release_feedback", A, "--student", BOB, cwd=course)
+    (course / "feedback" / BOB / A / "solutions.html").write_text("<p>BEGIN SOLUTION</p>")  # were anything to get there
+    run(site, INSTRUCTOR, "-m", "nbgrader", "release_feedback", A, "--student", BOB, cwd=course)
+    released = list((site["base"] / "exchange" / cfg.COURSE_ID / "feedback").iterdir())
+    assert len(released) == 1
+    page = released[0].read_text()
+    assert "Left out when your submission was collected" in page and "solutions.html: a link" in page
+    assert "BEGIN SOLUTION" not in page

@@ -160,3 +160,46 @@ def test_a_course_with_nothing_kept_says_what_to_do_and_changes_nothing(tmp_path
     assert "old_timer" in caplog.text and "--force --student ID" in caplog.text
     assert (graded_before / f"{cfg.ASSIGNMENT_ID}.ipynb").read_text() == "{}"
     assert regrade.run(argparse.Namespace(**{**vars(args), "student": "nobody"})) == 2
+
+
+@pytest.mark.slow  # five submissions graded, then report and regrade: about half a minute
+def test_class_wide_steps_go_on_past_whatever_a_student_left(tmp_path):
+    """A NaN target, an Ex5 export of strings, a hidden notebook and a notebook named `.ipynb` beside a
+    same-named one, a record that is not JSON and a graded notebook that is not one: report and regrade finish for
+    the class, and name what they left out."""
+    import subprocess
+    import sys
+
+    subs = tmp_path / "subs"
+    corpus.write(subs, ["passes_all", "one_mistake_per_exercise"])
+    for name, code in {"nan_target": "TARGET_CATEGORY = float('nan')",
+                       "string_codes": "experiment_latents = {'a': ['x'] * 20, 'b': ['y'] * 20}"}.items():
+        nb = corpus.notebook("passes_all")
+        cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex5_experiment")
+        cell.source += "\n" + code
+        nbformat.write(nb, subs / f"{name}.ipynb")
+    shutil.copy(subs / "passes_all.ipynb", subs / ".hidden.ipynb")
+    (subs / "passes_all").mkdir()
+    shutil.copy(subs / "passes_all.ipynb", subs / "passes_all" / ".ipynb")
+    out = tmp_path / "out"
+
+    def kit(*args):
+        return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], cwd=cfg.COURSE_ROOT,
+                              capture_output=True, text=True, timeout=900)
+
+    graded = kit("grade", subs, "--quiet", "--out", out)
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    assert "2 hidden file(s) or folder(s) not graded" in graded.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(["passes_all", "one_mistake_per_exercise", "nan_target",
+                                                             "string_codes"])
+    (out / "one_mistake_per_exercise" / kept.FOLDER / kept.RECORD).write_text("{ not json")
+    (out / "string_codes" / "string_codes.ipynb").write_text("not a notebook")
+    report = kit("report", out, "--out", tmp_path / "report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "'one_mistake_per_exercise': no graded record the kit wrote" in report.stderr
+    assert "'string_codes': its graded notebook is not readable" in report.stderr
+    page = (tmp_path / "report.html").read_text()
+    assert "3 graded submissions" in page and "Left out of this report" in page
+    again = kit("regrade", out)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "'one_mistake_per_exercise': left as it is" in again.stderr

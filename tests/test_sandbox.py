@@ -82,6 +82,7 @@ def test_every_grading_process_and_kernel_computes_with_avx2_kernels_unless_told
     """course_config.CPU_KERNELS = "avx2": an AVX-512 machine computes as an AVX2 one (oneDNN's AVX-512 convolutions
     differ by 1e-7). A fresh grading process pins them before torch computes; its kernels get the same."""
     env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR")}
+    env.update(ONEDNN_MAX_CPU_ISA="", MKL_CBWR="AVX2 ")  # empty or malformed: as if unset (oneDNN would go native)
     run = subprocess.run([sys.executable, "-c", "import autograder, torch; from autograder.sandbox import Box; "
                           "torch.zeros(3).add_(1); print(torch.backends.cpu.get_cpu_capability(), "
                           "sorted(Box.environment().items()))"], cwd=KIT, env=env, capture_output=True, text=True)
@@ -89,6 +90,7 @@ def test_every_grading_process_and_kernel_computes_with_avx2_kernels_unless_told
     assert run.stdout.split()[0] in ("AVX2", "DEFAULT")  # DEFAULT only on a CPU without AVX2
     for pinned in ("('ATEN_CPU_CAPABILITY', 'avx2')", "('MKL_CBWR', 'AVX2')", "('ONEDNN_MAX_CPU_ISA', 'AVX2')"):
         assert pinned in run.stdout
+    assert "MKL_CBWR='AVX2 ' is not a value it takes: ignored" in run.stderr
 
 
 def test_a_venv_reached_through_a_link_grades_in_the_warm_box(tmp_path):
