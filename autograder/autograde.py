@@ -23,6 +23,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import cluster
+
 log = logging.getLogger(__name__)
 
 
@@ -94,7 +96,7 @@ def add_arguments(parser):
     parser.add_argument("--student", help="grade this student only")
     parser.add_argument("--force", action="store_true", help="grade again students already graded")
     parser.add_argument("--workers", type=int, help="grade N submissions at once in local worker processes")
-    parser.add_argument("--scheduler", help="grade on a Dask cluster: the scheduler's address (tcp://host:8786)")
+    cluster.add_scheduler_arguments(parser)
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code WITHOUT isolation (it can then read and change the course)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
@@ -106,6 +108,11 @@ def run(args) -> int:
     from autograder.nbgrader_steps import UseWorkerResult
     from autograder.sandbox import MachineProblem
 
+    try:
+        security = cluster.scheduler_security(args)
+    except cluster.ClusterSetupError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     api = course_api()
     coursedir = api.coursedir
     submitted = sorted(Path(p).parent.name for p in glob.glob(
@@ -129,15 +136,15 @@ def run(args) -> int:
     sandbox = "none" if args.no_sandbox else cfg.SANDBOX
     try:
         for submission, graded in parallel.grade_many(submissions, sandbox, args.workers, args.scheduler,
-                                                      total=len(present)):
+                                                      total=len(present), security=security):
             UseWorkerResult.results[submission.student] = graded
             result = api.autograde(args.assignment, submission.student, force=True, create=True)
             if not result["success"]:
                 failed.append(submission.student)
                 log.error("nbgrader could not record %s:\n%s", submission.student, result.get("log", ""))
     except MachineProblem as err:
-        print(f"error: grading stopped: {err}. Students graded before it are recorded; rerun to grade the rest.",
-              file=sys.stderr)
+        print(f"error: grading stopped: {str(err).rstrip('.')}. Students graded before it are recorded; rerun to "
+              "grade the rest.", file=sys.stderr)
         return 3
     print(f"Graded {len(todo) - len(failed)} students" + (f"; nbgrader failed for {', '.join(failed)}" if failed
                                                           else ""), file=sys.stderr)

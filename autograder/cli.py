@@ -22,7 +22,7 @@ import nbformat
 
 import course_config as cfg
 from reference import lesson
-from autograder import executor, kept
+from autograder import cluster, executor, kept
 from autograder.printable import configure_logging, printable
 from autograder.sandbox import exit_on_sigterm
 from autograder.pipeline import Pipeline
@@ -98,7 +98,8 @@ def graded_one_by_one(notebooks, keys, root, sandbox, args):
 
     submissions = (parallel.read(path, keys[path], root) for path in notebooks)  # each read when it is sent
     for submission, graded in parallel.grade_many(submissions, sandbox, args.workers, args.scheduler,
-                                                  progress=len(notebooks) > 1, total=len(notebooks)):
+                                                  progress=len(notebooks) > 1, total=len(notebooks),
+                                                  security=args.security):
         yield submission.student, graded
 
 
@@ -114,12 +115,13 @@ def main(argv=None) -> int:
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code WITHOUT isolation (it can then read and change the course)")
     grade.add_argument("--workers", type=int, help="grade N submissions at once in local worker processes")
-    grade.add_argument("--scheduler", help="grade on a Dask cluster: the scheduler's address (tcp://host:8786)")
+    cluster.add_scheduler_arguments(grade)
     grade.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
     grade.add_argument("--quiet", action="store_true", help="no table per submission, only problems")
     from autograder import autograde, course_folder, regrade, report
 
     subcommands = {  # name: (module with add_arguments, run and a docstring; one-line help)
+        "dask-certs": (cluster, "make the certificates a Dask cluster needs (only the instructor can then use it)"),
         "autograde": (autograde, "nbgrader autograde on workers, resumable (run from the course root)"),
         "init-course": (course_folder, "make a course folder of its own for nbgrader (outside the kit, mode 0700)"),
         "regrade": (regrade, "grade again from the kept answers (no kernel): a course's assignment or a --out folder"),
@@ -141,6 +143,11 @@ def main(argv=None) -> int:
 
     if not args.path.exists() and not args.path.is_symlink():
         print(f"error: {args.path} does not exist", file=sys.stderr)
+        return 2
+    try:
+        args.security = cluster.scheduler_security(args)
+    except cluster.ClusterSetupError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
     sandbox = "none" if args.no_sandbox else cfg.SANDBOX
     if sandbox != "none" and not args.scheduler:  # on a cluster, each worker checks its own sandbox
@@ -179,6 +186,6 @@ def main(argv=None) -> int:
                 payload[key] = results_json(submission)
                 write_json(args.json, payload)
     except MachineProblem as err:
-        print(f"error: grading stopped: {err}. Submissions graded before it are written.", file=sys.stderr)
+        print(f"error: grading stopped: {str(err).rstrip('.')}. Submissions graded before it are written.", file=sys.stderr)
         return 3
     return 0

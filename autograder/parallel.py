@@ -27,6 +27,7 @@ import signal
 import sys
 import time
 import traceback
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,11 +93,12 @@ def grade_with(pipeline, submission: Submission) -> executor.Graded:
 
 
 def grade_many(submissions, sandbox: str, workers: int = None, scheduler: str = None, progress: bool = True,
-               total: int = None):
+               total: int = None, security=None):
     """Yield (submission, Graded) as each finishes: on workers when asked, else here, one after another.
-    submissions may be a generator that reads each file when asked: only a few are held in memory at once."""
+    submissions may be a generator that reads each file when asked: only a few are held in memory at once.
+    security: Dask's Security for the scheduler (autograder/cluster.py), None for a plain-TCP one allowed."""
     if workers or scheduler:
-        yield from grade_in_parallel(submissions, sandbox, workers, scheduler, progress, total)
+        yield from grade_in_parallel(submissions, sandbox, workers, scheduler, progress, total, security)
         return
     from autograder.pipeline import Pipeline
 
@@ -267,12 +269,12 @@ def _serve(connection, sandbox: str, box_pool: str, levels: tuple) -> None:
 
 
 def grade_in_parallel(submissions, sandbox: str, workers: int = None, scheduler: str = None, progress: bool = True,
-                      total: int = None):
+                      total: int = None, security=None):
     """Yield (submission, Graded) as each finishes, on local workers or a Dask cluster. Submissions are read only as
     workers are about to need them (a class of big notebooks never sits in memory at once). On MachineProblem the
     rest is cancelled and it is raised."""
     with tqdm(total=total, desc="grading", unit="notebook", file=sys.stderr, disable=not progress) as bar:
-        grading = on_dask(submissions, sandbox, scheduler, bar) if scheduler else on_local_workers(
+        grading = on_dask(submissions, sandbox, scheduler, bar, security) if scheduler else on_local_workers(
             submissions, sandbox, workers, bar)
         yield from grading
 
@@ -336,7 +338,7 @@ def cluster_problem(err: Exception, doing: str) -> MachineProblem:
                           "and every worker in the kit's folder with PYTHONPATH set to it (README)")
 
 
-def on_dask(submissions, sandbox: str, scheduler: str, bar):
+def on_dask(submissions, sandbox: str, scheduler: str, bar, security=None):
     """On a Dask cluster: a few submissions sent ahead per worker thread; a worker that dies has its submission
     retried once elsewhere (the scheduler's allowed-failures), then it is graded zero."""
     from distributed import Client, as_completed
@@ -344,14 +346,17 @@ def on_dask(submissions, sandbox: str, scheduler: str, bar):
 
     from autograder.dask_check import ReferenceCheck
 
-    client = Client(scheduler, timeout="30s")
+    try:
+        client = Client(scheduler, timeout="30s", security=security)
+    except (OSError, TimeoutError) as err:  # not there, or it refused our certificate (or we refused its)
+        raise cluster_problem(err, f"be reached at {scheduler}") from err
     to_send, sent, finished, numbers = iter(submissions), {}, as_completed(), itertools.count()
 
     def send_more():
         ahead = IN_FLIGHT_PER_WORKER * max(sum(client.nthreads().values()), 1)  # workers may join
         for submission in itertools.islice(to_send, max(ahead - len(sent), 0)):
             future = client.submit(grade_on_worker, submission, sandbox, pure=False,
-                                   key=f"grade-{next(numbers)}-{submission.name}")
+                                   key=f"grade-{next(numbers)}-{uuid.uuid4().hex}")  # nobody else can guess it
             sent[future] = submission
             finished.add(future)
 
@@ -366,6 +371,8 @@ def on_dask(submissions, sandbox: str, scheduler: str, bar):
             submission = sent.pop(future)
             try:
                 graded = future.result()
+                if not isinstance(graded, executor.Graded):  # what this client's own task returns, nothing else
+                    raise MachineProblem(f"the Dask cluster returned a {type(graded).__name__} for {submission.student!r}")
             except KilledWorker as err:
                 log.error("%s: the worker grading it died twice; graded zero", submission.student)
                 graded, failed = died_twice(submission, err), failed + 1

@@ -9,6 +9,7 @@ were on target; the time each submission took; the submissions whose grading fai
 (near-identical Ex5 latents, identical written answers), never a verdict.
 """
 import base64
+import difflib
 import functools
 import html
 import io
@@ -31,7 +32,9 @@ import course_config as cfg  # noqa: E402
 from autograder import kept  # noqa: E402
 from autograder.printable import printable  # noqa: E402
 
-SAME_LATENTS = 1e-4   # max |difference| between two students' Ex5 codes for "near-identical" (honest ones differ by >0.1)
+SAME_LATENTS = 1e-4   # max |difference| between two students' Ex5 codes for "the same" (honest ones differ by >0.1)
+NEAR_COPY_SHARE = 0.9  # a pair is worth a look when this share of the smaller set of codes is in the other
+SAME_TEXT = 0.9        # difflib ratio from which two written answers are "nearly the same"
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")  # 3, -0.25, 1e-05; not the 3 of ex3
 UNREADABLE = "unreadable"  # Student.ex5 of answers that could not be read
 MIN_ANSWER_CHARS = 20  # identical written answers shorter than this ("yes", "a boot") are not worth a look
@@ -60,9 +63,9 @@ class Student:
             return UNREADABLE
 
     @functools.cached_property
-    def written_normalised(self) -> dict:
-        """The written answers with their whitespace made uniform, as compared across students."""
-        return {grade_id: " ".join(text.split()) for grade_id, text in self.written.items()}
+    def comparable_text(self) -> dict:
+        """The written answers as compared across students: lower case, words only, single spaces."""
+        return {grade_id: " ".join(re.findall(r"\w+", text.lower())) for grade_id, text in self.written.items()}
 
 
 def gather(root: Path, folders, course: bool) -> tuple:
@@ -191,30 +194,57 @@ def ex5_categories(students) -> list:
 
 
 def look_at(students) -> list:
-    """Pairs an instructor may want to look at: near-identical Ex5 latents, identical written answers."""
+    """Pairs an instructor may want to look at: Ex5 latents that are nearly the same codes, nearly the same written
+    answers. Compared on what the grader derived (the codes as read, text with case, punctuation and spacing
+    normalised) and by share, so one extra code or one changed character does not hide a copy."""
     from autograder.checks.test_ex5_experiment import all_codes
 
     codes = {}
     for student in students:
         try:
             readable = student.ex5 is not None and student.ex5 is not UNREADABLE
-            codes[student.name] = np.sort(all_codes(student.ex5), axis=0) if readable else None
+            codes[student.name] = all_codes(student.ex5) if readable else None
         except Exception:  # noqa: BLE001  anything a student can export that is not codes: nothing to compare
             codes[student.name] = None
     pairs = []
     for a, b in itertools.combinations(students, 2):
         why = []
-        ca, cb = codes[a.name], codes[b.name]
-        if ca is not None and cb is not None and ca.shape == cb.shape and np.max(np.abs(ca - cb)) < SAME_LATENTS:
-            why.append("Ex5 latents are the same codes")
-        ta, tb = a.written_normalised, b.written_normalised
-        same = [grade_id for grade_id in sorted(set(ta) & set(tb))
-                if len(ta[grade_id]) >= MIN_ANSWER_CHARS and ta[grade_id] == tb[grade_id]]
+        share = shared_codes(codes[a.name], codes[b.name])
+        if share >= NEAR_COPY_SHARE:
+            why.append(f"{share:.0%} of the Ex5 latents are the same codes")
+        ta, tb = a.comparable_text, b.comparable_text
+        same = [grade_id for grade_id in sorted(set(ta) & set(tb)) if nearly_same_text(ta[grade_id], tb[grade_id])]
         if same:
-            why.append(f"the same written answer in {len(same)} cell(s): {', '.join(same)}")
+            why.append(f"nearly the same written answer in {len(same)} cell(s): {', '.join(same)}")
         if why:
             pairs.append((a.name, b.name, "; ".join(why)))
     return pairs
+
+
+def shared_codes(a, b) -> float:
+    """The share of the smaller set of codes that the other set holds too (within SAME_LATENTS), 0 when either is
+    missing. Cheap where it cannot be high: far apart means, or a sample of codes mostly unmatched."""
+    if a is None or b is None or not len(a) or not len(b):
+        return 0.0
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    if len(small) < NEAR_COPY_SHARE * len(large) - 1 or np.abs(small.mean(0) - large.mean(0)).max() > 0.5:
+        return 0.0
+
+    def matched(codes):
+        return int((np.abs(codes[:, None, :] - large[None, :, :]).max(axis=2) < SAME_LATENTS).any(axis=1).sum())
+
+    sample = small[np.linspace(0, len(small) - 1, min(16, len(small))).astype(int)]
+    if matched(sample) < NEAR_COPY_SHARE * len(sample) - 1:
+        return 0.0
+    return matched(small) / len(small)
+
+
+def nearly_same_text(a: str, b: str) -> bool:
+    """Two written answers of some length that differ by a few characters (difflib's ratio)."""
+    if min(len(a), len(b)) < MIN_ANSWER_CHARS:
+        return False
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return matcher.real_quick_ratio() >= SAME_TEXT and matcher.quick_ratio() >= SAME_TEXT and matcher.ratio() >= SAME_TEXT
 
 
 def times(students) -> str:

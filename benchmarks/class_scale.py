@@ -70,26 +70,11 @@ def cli(folder: Path, *options) -> dict:
 
 
 def dask(folder: Path) -> dict:
-    scheduler_file = folder.parent / "scheduler.json"
-    env = {**ENV, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
-           "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
-    quiet = dict(cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    processes = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                   "--no-dashboard", "--scheduler-file", scheduler_file], **quiet)]
-    try:
-        for _ in range(120):
-            if scheduler_file.exists() and scheduler_file.read_text().strip():
-                break
-            time.sleep(0.5)
-        address = json.loads(scheduler_file.read_text())["address"]
-        processes += [subprocess.Popen([BIN / "dask", "worker", address, "--nthreads", "1", "--no-dashboard",
-                                        "--host", "127.0.0.1"], **quiet) for _ in range(2)]
-        return cli(folder, "--scheduler", address)
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=60)
+    """A TLS cluster as the README sets one up (tests/dask_cluster.py): a scheduler and two workers on 127.0.0.1."""
+    from tests.dask_cluster import dask_cluster
+
+    with dask_cluster(folder.parent / "dask") as running:
+        return cli(folder, *running.options)
 
 
 def nbgrader_course(work: Path, names: dict, kit_autograde: bool) -> dict:

@@ -165,8 +165,8 @@ def test_the_ex5_benchmark_judges_alike_and_gives_the_readme_table(machine, tmp_
 
 
 def test_a_dask_cluster_of_two_kernel_sets_grades_as_the_pinned_run(tmp_path, submissions, pinned_scores):
-    with dask_cluster(tmp_path, [{"ATEN_CPU_CAPABILITY": "default"}, UNPINNED_AVX512]) as address:
-        run = grade(tmp_path, submissions[0], environment(tmp_path, "dask", {}, ""), "--scheduler", address)
+    with dask_cluster(tmp_path, [{"ATEN_CPU_CAPABILITY": "default"}, UNPINNED_AVX512]) as running:
+        run = grade(tmp_path, submissions[0], environment(tmp_path, "dask", {}, ""), *running.options)
     assert run.returncode == 0, run.stderr[-3000:]
     assert scores(tmp_path / "results.json") == pinned_scores
 
@@ -184,10 +184,10 @@ def test_a_dask_worker_that_computes_the_reference_otherwise_stops_the_batch_bef
     submissions = tmp_path / "class"
     corpus.write(submissions, ["passes_all", "ex4_upside_down"])
     nudged = environment(tmp_path, "nudged", {}, NUDGE_THE_GRADERS_MODEL)
-    with dask_cluster(tmp_path, [{}, {"PYTHONPATH": nudged["PYTHONPATH"]}]) as address:
-        run = grade(tmp_path, submissions, environment(tmp_path, "client", {}, ""), "--scheduler", address)
+    with dask_cluster(tmp_path, [{}, {"PYTHONPATH": nudged["PYTHONPATH"]}]) as running:
+        run = grade(tmp_path, submissions, environment(tmp_path, "client", {}, ""), *running.options)
     assert run.returncode == 3, run.stdout[-2000:] + run.stderr[-2000:]
-    assert "Dask worker tcp://127.0.0.1:" in run.stderr and "computes the reference answers differently" in run.stderr
+    assert "Dask worker tls://127.0.0.1:" in run.stderr and "computes the reference answers differently" in run.stderr
     assert not (tmp_path / "results.json").exists() or json.loads((tmp_path / "results.json").read_text()) == {}
 
 

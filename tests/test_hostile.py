@@ -19,6 +19,7 @@ import pytest
 import course_config as cfg
 from tests import hostile
 from tools import corpus
+from tests.dask_cluster import dask_cluster
 from tools.course import make_course, nbgrader, scores_by_part
 
 KIT = cfg.COURSE_ROOT
@@ -114,16 +115,32 @@ def cli_run(tmp_path_factory, listener, before):
             "tmpdir": tmpdir}
 
 
-def test_cli_grades_every_submission(cli_run):
-    assert cli_run["run"].returncode == 0, cli_run["run"].stderr[-3000:]
-    assert sorted(name.removesuffix(".ipynb") for name in cli_run["results"]) == sorted(cli_run["kinds"])
+@pytest.fixture(scope="module")
+def dask_run(tmp_path_factory, listener):
+    """The same battery on a Dask cluster with the kit's certificates (two workers, as the README sets one up)."""
+    folder = tmp_path_factory.mktemp("dask_battery")
+    kinds = hostile.write_battery(folder / "submissions", listener.port)
+    with dask_cluster(folder / "cluster") as running:
+        run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder / "submissions"), "--quiet",
+                              "--json", str(folder / "all.json"), *running.options], cwd=KIT, capture_output=True,
+                             text=True, timeout=2400, env={**os.environ, "LATENT_LAB_TEST_SECRET": SECRET})
+    return {"run": run, "kinds": kinds, "results": json.loads((folder / "all.json").read_text())}
 
 
-def test_no_attack_gains_a_point_and_every_honest_neighbour_keeps_its_solo_grade(cli_run):
-    for stem, kind in cli_run["kinds"].items():
-        score = cli_run["results"][f"{stem}.ipynb"]["score"]
+@pytest.mark.parametrize("path", ["cli_run", "dask_run"])
+def test_every_submission_is_graded(path, request):
+    graded = request.getfixturevalue(path)
+    assert graded["run"].returncode == 0, graded["run"].stderr[-3000:]
+    assert sorted(name.removesuffix(".ipynb") for name in graded["results"]) == sorted(graded["kinds"])
+
+
+@pytest.mark.parametrize("path", ["cli_run", "dask_run"])
+def test_no_attack_gains_a_point_and_every_honest_neighbour_keeps_its_solo_grade(path, request):
+    graded = request.getfixturevalue(path)
+    for stem, kind in graded["kinds"].items():
+        score = graded["results"][f"{stem}.ipynb"]["score"]
         if kind == "attack":
-            assert score == 0, (stem, cli_run["results"][f"{stem}.ipynb"])
+            assert score == 0, (stem, graded["results"][f"{stem}.ipynb"])
         else:
             assert score == pytest.approx(honest_total(hostile.honest_name(stem))), stem
 

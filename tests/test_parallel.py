@@ -4,6 +4,8 @@ import json
 import os
 import select
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -48,14 +50,15 @@ def test_two_local_workers_grade_as_the_serial_run(submissions, tmp_path):
 
 @pytest.fixture
 def dask_cluster(tmp_path):
-    """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1, started from the kit's root."""
-    with cluster.dask_cluster(tmp_path) as address:
-        yield address
+    """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1, started from the kit's root with the
+    kit's certificates."""
+    with cluster.dask_cluster(tmp_path) as running:
+        yield running
 
 
 def test_a_dask_cluster_grades_as_the_serial_run(submissions, tmp_path, dask_cluster):
-    assert dask_cluster.startswith("tcp://127.0.0.1:")
-    scores = grade(submissions, tmp_path / "dask.json", "--scheduler", dask_cluster)
+    assert dask_cluster.address.startswith("tls://127.0.0.1:")
+    scores = grade(submissions, tmp_path / "dask.json", *dask_cluster.options)
     assert scores == {**expected_scores(), "not_a_notebook.ipynb": 0}
 
 
@@ -166,9 +169,44 @@ def test_a_batch_stopped_with_sigterm_leaves_no_scratch_gradebook_or_box(submiss
 def test_a_scheduler_started_outside_the_kit_stops_the_batch_with_the_fix(submissions, tmp_path):
     """The scheduler unpickles the kit's tasks: without the kit on its path it cannot, and the CLI says what to do
     (exit 3), instead of a traceback."""
-    with cluster.dask_cluster(tmp_path, scheduler_env={"PYTHONPATH": ""}) as address:
+    with cluster.dask_cluster(tmp_path, scheduler_env={"PYTHONPATH": ""}) as running:
         run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--quiet", "--json",
-                              str(tmp_path / "r.json"), "--scheduler", address], cwd=ROOT, capture_output=True,
+                              str(tmp_path / "r.json"), *running.options], cwd=ROOT, capture_output=True,
                              text=True, timeout=600)
     assert run.returncode == 3, run.stderr[-3000:]
     assert "PYTHONPATH set to it" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_only_the_holder_of_the_kits_certificate_can_use_the_cluster(submissions, tmp_path, dask_cluster):
+    """Another local user (a student on a shared machine) cannot connect to the scheduler without the instructor's
+    key, nor with a certificate of their own; a plain-TCP scheduler is refused unless the instructor allows it;
+    a key others can read is refused."""
+    from distributed import Client
+    from distributed.security import Security
+
+    from autograder import cluster as kit_cluster
+
+    ca = str(dask_cluster.certificates / kit_cluster.CA)  # a CA certificate is no secret: assume they have it
+    own = kit_cluster.make_certificates(tmp_path / "students_own")
+    with pytest.raises((OSError, TimeoutError)):  # a certificate of their own, which the kit's CA did not sign
+        Client(dask_cluster.address, timeout="5s", security=Security(
+            tls_ca_file=ca, tls_client_cert=str(own / kit_cluster.CERT), tls_client_key=str(own / kit_cluster.KEY),
+            require_encryption=True))
+    host, port = dask_cluster.address.removeprefix("tls://").split(":")
+    context = ssl.create_default_context(cafile=ca)  # no certificate at all: the scheduler talks to nobody
+    context.check_hostname = False
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with pytest.raises((ssl.SSLError, ConnectionError)):  # refused (an alert or a reset), never a wait
+            with context.wrap_socket(raw) as tls:
+                tls.sendall(b"\0" * 8)
+                tls.recv(1)
+    plain = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--scheduler",
+                            "tcp://127.0.0.1:8786"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert plain.returncode == 2 and "not a TLS address" in plain.stderr
+    (dask_cluster.certificates / "instructor-key.pem").chmod(0o644)
+    try:
+        shared = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), *dask_cluster.options],
+                                cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        (dask_cluster.certificates / "instructor-key.pem").chmod(0o600)
+    assert shared.returncode == 2 and "can be read by other users" in shared.stderr
