@@ -19,6 +19,7 @@ import datetime
 import filecmp
 import fnmatch
 import glob
+import itertools
 import json
 import os
 import pwd
@@ -34,6 +35,7 @@ SET_ASIDE_PREFIX = "not-collected-"  # no '+' in it: nbgrader's inbound pattern 
 NOTES_FILE = "latent_lab_collect.json"  # what collect left out of a submission, for the student's feedback
 MAX_FILES = 100  # files and folders copied from one submission; the assignment needs four
 MAX_DEPTH = 8    # folder levels below the submission folder
+MAX_SEEN = 10_000  # entries looked at for a submission's time; beyond, it counts as changed when collected
 
 
 def owner_name(uid: int) -> str:
@@ -45,11 +47,15 @@ def owner_name(uid: int) -> str:
 
 def observed_time(folder: str) -> datetime.datetime:
     """The newest ctime of the folder and what is in it, without following links: when its content last changed,
-    as the kernel saw it (utime cannot set a ctime). Naive UTC, as nbgrader's parse_utc gives."""
+    as the kernel saw it (utime cannot set a ctime). A folder of more than MAX_SEEN entries counts as changed now.
+    Naive UTC, as nbgrader's parse_utc gives."""
+    entries = (os.path.join(root, name) for root, dirs, files in os.walk(folder) for name in dirs + files)
     newest = os.lstat(folder).st_ctime
-    for root, dirs, files in os.walk(folder):
-        for name in dirs + files:
-            newest = max(newest, os.lstat(os.path.join(root, name)).st_ctime)
+    for seen, path in enumerate(entries):
+        if seen >= MAX_SEEN:
+            newest = datetime.datetime.now().timestamp()
+            break
+        newest = max(newest, os.lstat(path).st_ctime)
     return datetime.datetime.fromtimestamp(newest, datetime.timezone.utc).replace(tzinfo=None)
 
 
@@ -125,21 +131,30 @@ def copy_owned(src: str, dest: str, owner: int, coursedir, log) -> list:
     """Copy what `owner` owns below src into dest, never following a link; ['name: why', ...] for what was not."""
     left_out, budget = [], {"files": MAX_FILES, "bytes": coursedir.max_dir_size * 1000}
 
+    def leave_out(relative, why):
+        left_out.append(f"{relative}: {why}")
+        log.warning("Not collected from %s: %r: %s", os.path.basename(src), relative, why)
+
     def walk(folder, target, depth):
-        with os.scandir(folder) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                relative = os.path.relpath(entry.path, src)
-                if any(fnmatch.fnmatch(entry.name, pattern) for pattern in coursedir.ignore):
-                    continue
+        with os.scandir(folder) as listing:
+            entries = list(itertools.islice(listing, MAX_SEEN + 1))  # a folder of a million files: a few looked at
+        if len(entries) > MAX_SEEN:
+            leave_out(os.path.relpath(folder, src), f"more than {MAX_SEEN} entries, the rest not looked at")
+        for entry in sorted(entries[:MAX_SEEN], key=lambda e: e.name):
+            relative = os.path.relpath(entry.path, src)
+            if any(fnmatch.fnmatch(entry.name, pattern) for pattern in coursedir.ignore):
+                continue
+            try:
                 why = refusal(entry, owner, depth, budget, coursedir.max_file_size * 1000)
-                if why:
-                    left_out.append(f"{relative}: {why}")
-                    log.warning("Not collected from %s: %r: %s", os.path.basename(src), relative, why)
-                elif entry.is_dir(follow_symlinks=False):
+                if not why and entry.is_dir(follow_symlinks=False):
                     os.mkdir(os.path.join(target, entry.name))
                     walk(entry.path, os.path.join(target, entry.name), depth + 1)
-                else:
+                elif not why:
                     copy_file(entry.path, os.path.join(target, entry.name), budget)
+            except OSError as err:  # swapped for a link or removed while collect looked at it
+                why = f"it changed while it was collected ({type(err).__name__})"
+            if why:
+                leave_out(relative, why)
 
     walk(src, dest, 0)
     return left_out
