@@ -31,12 +31,13 @@ venv:
 	@if [ -e .venv ] && ! grep -qx "home = $$(dirname $$(readlink -f $$(command -v $(PYTHON))))" .venv/pyvenv.cfg; then \
 	  echo "Rebuilding .venv from $(PYTHON)"; rm -rf .venv; fi
 	@$(MAKE) --no-print-directory .venv/.installed
-.venv/.installed: requirements.txt
+.venv/.installed: requirements.txt pyproject.toml
 	@if ! $(PYTHON) -c "import ensurepip" 2>/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; fi
 	$(PYTHON) -m venv .venv
 	.venv/bin/pip install -q --upgrade pip
 	.venv/bin/pip install -q -r requirements.txt
+	.venv/bin/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 # Debian's package is the offline source; without apt (or root) reference.data falls back to torchvision's download.
@@ -50,7 +51,7 @@ data: venv
 	$(PY) -m reference.data
 
 # A real JupyterHub on 127.0.0.1 with an instructor and two students (tools/hub_demo.py); as root. Ctrl-C stops it.
-# It keeps the course and the students' work between runs: `make hub-demo HUB_DEMO_ARGS=--fresh` starts over.
+# It starts over each time (a fresh course, the students' folders emptied): `make hub-demo HUB_DEMO_ARGS=--keep` keeps them.
 hub-demo: data sandbox hub/node_modules/.installed
 	$(PY) -m tools.hub_demo $(HUB_DEMO_ARGS)
 

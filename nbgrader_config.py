@@ -12,10 +12,11 @@ c = get_config()  # noqa: F821  (nbgrader provides get_config when it loads this
 c.CourseDirectory.root = str(cfg.COURSE_ROOT)
 c.CourseDirectory.course_id = cfg.COURSE_ID
 
-from autograder import exchange, kept, pipeline  # noqa: E402
+from autograder import exchange, kept, nbgrader_steps, pipeline  # noqa: E402
 from autograder.printable import configure_logging  # noqa: E402
 
 configure_logging()  # the kit's warnings under nbgrader: one line each, student text escaped
+nbgrader_steps.quiet_formgrader_dialogs()  # formgrader's dialogs: nbgrader's INFO lines, not its DEBUG dump
 
 # The grading flow, one list each (see autograder/pipeline.py).
 c.Autograde.exporter_class = pipeline.READER
@@ -28,6 +29,8 @@ c.merge(pipeline.SETTINGS)  # how nbgrader's own steps are set for this kit (the
 # feedback release hands out the feedback page only (autograder/exchange.py)
 c.ExchangeFactory.collect = "autograder.exchange.CheckedCollect"
 c.ExchangeFactory.release_feedback = "autograder.exchange.CheckedReleaseFeedback"
-# what only the kit writes (the kept answers, collect's notes) is never copied from a student; nor are dotfiles
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", kept.FOLDER,
+# what only the kit or nbgrader writes (the kept answers, collect's notes, feedback pages: a student's own
+# latent_space.html would sit read-only where generate_feedback writes the page) is never copied from a student;
+# nor are dotfiles
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*", "*.html", kept.FOLDER,
                             exchange.NOTES_FILE]

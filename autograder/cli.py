@@ -104,7 +104,8 @@ def graded_one_by_one(notebooks, keys, root, sandbox, args):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+    installed = Path(sys.argv[0]).name == "latent-lab"  # the console script, or python -m autograder
+    parser = argparse.ArgumentParser(prog="latent-lab" if installed else "python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade a notebook or a folder of notebooks")

@@ -13,6 +13,11 @@ from autograder.contract import Answer, CheckFailed, number_array, reshape_like,
 
 as_array = number_array  # the contract's reading of a number answer, under the name the checks use
 
+
+class PassedBecause(Exception):
+    """A check that passes on the student's own earlier value (carried forward) says so, in these words, beside
+    its full points: a "passed" next to a picture that is plainly not the reference's would read as a mistake."""
+
 # The contract as the release ships it (a link to autograder/contract.py beside the notebook), and the settings its
 # visible checks are given per cell: course_config's values, written into the notebook when it is built.
 CONTRACT_FILE = "latent_lab_contract.py"

@@ -82,6 +82,14 @@ def readable_by_others(path: Path) -> bool:
     return bool(mode & (stat.S_IROTH | stat.S_IXOTH))
 
 
+def hub_wide_nbgrader_settings(exchange: str) -> list:
+    """The lines of the nbgrader_config.py every user's server reads: the course, its exchange, and Validate's
+    per-cell limit set to the grader's (nbgrader's own default is 30 s, the notebook promises more)."""
+    return [f"c.CourseDirectory.course_id = {cfg.COURSE_ID!r}",
+            f"c.Exchange.root = {str(exchange)!r}",
+            f"c.Execute.timeout = {cfg.CELL_TIMEOUT_SECONDS}  # Validate's per-cell limit: the grader's"]
+
+
 def hub_settings(root: Path, exchange: str = None) -> str:
     """What the hub and the instructor's server need to find this course (printed by init-course)."""
     kit = cfg.COURSE_ROOT.resolve()
@@ -92,15 +100,15 @@ def hub_settings(root: Path, exchange: str = None) -> str:
         "Grade from it (nbgrader reads nbgrader_config.py in the current folder):",
         f"  cd {root} && nbgrader generate_assignment {cfg.ASSIGNMENT_ID} && nbgrader release_assignment "
         f"{cfg.ASSIGNMENT_ID}",
-        f"  cd {root} && PYTHONPATH={kit} {sys.executable} -m autograder autograde {cfg.ASSIGNMENT_ID} --workers 2",
+        f"  cd {root} && latent-lab autograde {cfg.ASSIGNMENT_ID} --workers 2   "
+        f"(or: PYTHONPATH={kit} {sys.executable} -m autograder ...)",
         "",
         "Instructor's ~/.jupyter/nbgrader_config.py (formgrader finds the course here; the course must sit under the",
         "instructor's server root, e.g. c.ServerApp.root_dir = the home folder):",
         f"  c.CourseDirectory.root = {str(root)!r}",
         "",
         "Hub-wide /etc/jupyter/nbgrader_config.py (every user; the exchange must exist, mode 1777):",
-        f"  c.CourseDirectory.course_id = {cfg.COURSE_ID!r}",
-        f"  c.Exchange.root = {exchange!r}",
+        *(f"  {line}" for line in hub_wide_nbgrader_settings(exchange)),
         "",
         "jupyterhub_config.py: the kit's hub/jupyterhub_config.py shows the rest (roles, data, environment).",
         f"Data: set LATENT_LAB_DATA to a read-only copy of Fashion-MNIST made by `make data` (now {cfg.DATA_DIR}).",

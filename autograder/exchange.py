@@ -30,6 +30,8 @@ from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.utils import notebook_hash, parse_utc
 
+from autograder.printable import printable
+
 SHIPPED_FILES = ["vae.pt", "latent_lab_contract.py"]  # the release's files besides the notebook
 SET_ASIDE_PREFIX = "not-collected-"  # no '+' in it: nbgrader's inbound pattern never matches it again
 NOTES_FILE = "latent_lab_collect.json"  # what collect left out of a submission, for the student's feedback
@@ -72,19 +74,25 @@ class CheckedCollect(ExchangeCollect):
 
     def problem_with(self, inbound: str, name: str) -> str:
         """Why the inbound entry `name` cannot be taken as a submission of this assignment ('' when it can, or when
-        it is not this assignment's at all)."""
-        parts = name.rsplit("+", 3)  # as nbgrader reads it: user names may hold a "+"
-        if name.startswith(SET_ASIDE_PREFIX) or len(parts) < 3 or parts[1] != self.coursedir.assignment_id:
+        it is not this assignment's at all). Every name nbgrader's own pattern (`*+<assignment>+*`) would pick up is
+        judged here, so nothing nbgrader then parses can stop the collect."""
+        if name.startswith(SET_ASIDE_PREFIX) or not fnmatch.fnmatchcase(name, f"*+{self.coursedir.assignment_id}+*"):
             return ""
+        parts = name.rsplit("+", 3)  # as nbgrader reads it: user+assignment+time+random (a user name may hold "+")
+        if len(parts) != 4 or parts[1] != self.coursedir.assignment_id:
+            return "its name is not <student>+<assignment>+<time>+<random>, as `nbgrader submit` writes it"
         info = os.lstat(os.path.join(inbound, name))
         if not stat.S_ISDIR(info.st_mode):
             return f"it is not a folder but a {'link' if stat.S_ISLNK(info.st_mode) else 'file'}"
         try:
             parse_utc(parts[2])
         except (ValueError, OverflowError) as err:
-            return f"its time {parts[2][:40]!r} is not a date ({type(err).__name__})"
+            return f"its time {printable(parts[2][:40])!r} is not a date ({type(err).__name__})"
         if owner_name(info.st_uid) != parts[0]:
-            return f"it claims to be {parts[0]}'s submission but was written by {owner_name(info.st_uid)}"
+            return (f"it claims to be {printable(parts[0][:80])}'s submission but was written by "
+                    f"{owner_name(info.st_uid)}")
+        if not os.access(os.path.join(inbound, name), os.R_OK | os.X_OK):
+            return "its folder cannot be read (its owner took away the read permission)"
         return ""
 
     def set_aside(self, inbound: str, name: str, problem: str) -> None:
@@ -94,6 +102,23 @@ class CheckedCollect(ExchangeCollect):
         except OSError as err:
             self.fail(f"Could not set aside {name!r} in {inbound} ({err}): {problem}. Remove it and collect again.")
         self.log.error("Not collected: %r: %s; set aside as %r in %s", name, problem, aside, inbound)
+
+    def note_missing_notebooks(self, submitted: str, release: str) -> None:
+        """A submission without the assignment's notebook (an empty or unreadable folder) still reaches the
+        gradebook, as a zero that says why: an empty file in the notebook's place (graded "not read" on every path,
+        like any file that is not a notebook) and a line in the student's feedback."""
+        for notebook in sorted(n for n in os.listdir(release) if n.endswith(".ipynb")):
+            if not os.path.lexists(os.path.join(submitted, notebook)):
+                open(os.path.join(submitted, notebook), "w").close()
+                notes_path = os.path.join(submitted, NOTES_FILE)
+                notes = []
+                if os.path.isfile(notes_path):
+                    with open(notes_path) as f:
+                        notes = json.load(f)
+                with open(notes_path, "w") as f:
+                    json.dump([*notes, f"{notebook}: not in your submission, so nothing of yours was graded"], f)
+                self.log.warning("Not collected from %s: no %s in the submission: it is graded as empty",
+                                 os.path.basename(os.path.dirname(submitted)), notebook)
 
     def _path_to_record(self, path):
         record = super()._path_to_record(path)
@@ -119,6 +144,7 @@ class CheckedCollect(ExchangeCollect):
         for record in self.src_records:
             submitted = self.coursedir.format_path(self.coursedir.submitted_directory, record["username"],
                                                    self.coursedir.assignment_id)
+            self.note_missing_notebooks(submitted, release)
             with open(os.path.join(submitted, "timestamp.txt"), "w") as f:  # what the gradebook records
                 f.write(record["timestamp"].replace(tzinfo=datetime.timezone.utc).strftime(self.timestamp_format))
             for name in SHIPPED_FILES:
@@ -136,8 +162,12 @@ def copy_owned(src: str, dest: str, owner: int, coursedir, log) -> list:
         log.warning("Not collected from %s: %r: %s", os.path.basename(src), relative, why)
 
     def walk(folder, target, depth):
-        with os.scandir(folder) as listing:
-            entries = list(itertools.islice(listing, MAX_SEEN + 1))  # a folder of a million files: a few looked at
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(itertools.islice(listing, MAX_SEEN + 1))  # a folder of a million files: a few looked at
+        except OSError as err:  # a folder its owner made unreadable (chmod 0300), or gone meanwhile
+            leave_out(os.path.relpath(folder, src), f"it could not be read ({type(err).__name__})")
+            return
         if len(entries) > MAX_SEEN:
             leave_out(os.path.relpath(folder, src), f"more than {MAX_SEEN} entries, the rest not looked at")
         for entry in sorted(entries[:MAX_SEEN], key=lambda e: e.name):

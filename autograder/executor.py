@@ -22,12 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from bleach import ALLOWED_TAGS
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
+from traitlets import default
 
 import course_config as cfg
 from autograder import kept
+from autograder.math_offline import lesson_text_as_mathml
 from reference import cpu_kernels
 from autograder.sandbox import MachineProblem, temp_dir
 
@@ -259,6 +262,10 @@ class SanitizeStudentHTML(SanitizeHTML):
     Markdown's own links by safe_markdown_links. Locked cells are the course's own (restored from the source), so
     they keep their text exactly."""
 
+    @default("tags")
+    def _tags(self):  # bleach's few, and the lesson's collapsible hints (no attribute of theirs is allowed)
+        return [*ALLOWED_TAGS, "details", "summary"]
+
     def preprocess_cell(self, cell, resources, index):
         if cell.get("metadata", {}).get("nbgrader", {}).get("locked") and cell.cell_type != "code":
             return cell, resources
@@ -350,9 +357,14 @@ def grade_notebook(nb, sandbox: str = None) -> Graded:
         except KernelStartFailed as err:
             log.warning("%s; trying once more", err)
             nb = pristine
-            answers_dir, cleanup, stopped = run_notebook(nb, sandbox)
+            try:
+                answers_dir, cleanup, stopped = run_notebook(nb, sandbox)
+            except KernelStartFailed as again:
+                from autograder.sandbox import what_the_kernel_says
+
+                raise KernelStartFailed(f"{again}{what_the_kernel_says(sandbox)}") from again
         seconds["execute"] = time.perf_counter() - started
-        nb, _ = SanitizeStudentHTML().preprocess(nb, {})
+        nb = lesson_text_as_mathml(nb, lambda nb: SanitizeStudentHTML().preprocess(nb, {})[0])
         checks_started = time.perf_counter()
         raised = errors_in_solution_cells(nb)
         grades = grade_answers(answers_dir, stopped=stopped, raised=raised)

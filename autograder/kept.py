@@ -78,10 +78,18 @@ def files(graded) -> dict:
 
 
 def write(folder: Path, graded) -> None:
+    """Each file written beside and then moved over the old one, keeping its mode: nbgrader leaves autograded files
+    read-only (0444), which stops the instructor (not root) from writing into them, never from replacing them."""
     for relative, data in files(graded).items():
         target = Path(folder) / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        mode = target.stat().st_mode & 0o777 if target.is_file() and not target.is_symlink() else None
+        fresh = target.with_name(f".{target.name}.new")
+        fresh.unlink(missing_ok=True)
+        fresh.write_bytes(data)
+        if mode is not None:
+            fresh.chmod(mode)
+        fresh.replace(target)
 
 
 def read(folder: Path):

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import NotebookExporter
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Bool, Unicode
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
+from nbgrader.utils import compute_checksum
+from traitlets import Bool, List, Unicode
 
 import course_config as cfg
 from autograder import executor, kept
@@ -126,6 +127,36 @@ class ForgetUnknownGradeCells(NbGraderPreprocessor):
         return nb, resources
 
 
+class RestoreCells(OverwriteCells):
+    """nbgrader's OverwriteCells, without its warning that a test cell's checksum changed when the only change is
+    the one the release made: the hidden tests it removed (three warnings per student in every autograde log that
+    said nothing). Any other change is still reported, and every cell is restored from the source as before."""
+
+    def preprocess_cell(self, cell, resources, index):
+        self.submitted = cell
+        return super().preprocess_cell(cell, resources, index)
+
+    def report_change(self, name, attr, old, new):
+        if attr == "checksum" and new == self.released_checksum(name):
+            return
+        super().report_change(name, attr, old, new)
+
+    def released_checksum(self, grade_id: str) -> str:
+        source = self.gradebook.find_source_cell(grade_id, self.notebook_id, self.assignment_id)
+        released = copy.deepcopy(self.submitted)
+        released.source = source.source
+        ClearHiddenTests()._remove_hidden_test_region(released)
+        return compute_checksum(released)
+
+
+class ClearHiddenTestsForFeedback(ClearHiddenTests):
+    """nbgrader's ClearHiddenTests, taking the output priority nbconvert's HTML exporter sets for every step
+    (nbgrader declares it not configurable, so each generate_feedback warned "Config option display_data_priority
+    not recognized by ClearHiddenTests")."""
+
+    display_data_priority = List(ClearHiddenTests.display_data_priority.default_value).tag(config=True)
+
+
 class GradeInSandbox(NbGraderPreprocessor):
     """Run and grade one submission through the executor; never raises for anything the submission does. The
     executor's full result (every check's message) stays in resources for the CLI's results.json."""
@@ -173,3 +204,25 @@ class UseWorkerResult(GradeInSandbox):
 
     def grade(self, nb, resources) -> executor.Graded:
         return self.results.pop(resources["nbgrader"]["student"])
+
+
+def quiet_formgrader_dialogs() -> None:
+    """Formgrader shows each command's log in its dialog, captured at whatever level the server's logger has (DEBUG
+    under JupyterHub here: every preprocessor nbconvert applies, a screenful per student). The capture keeps INFO and
+    above; called from nbgrader_config.py, which formgrader loads in the instructor's server before each command."""
+    import nbgrader.apps.api as api
+
+    if getattr(api.capture_log, "keeps_info", False):
+        return
+    capture = api.capture_log
+
+    def capture_at_info(app, *args, **kwargs):
+        level = app.log.level
+        app.log.setLevel(logging.INFO if level < logging.INFO else level)
+        try:
+            return capture(app, *args, **kwargs)
+        finally:
+            app.log.setLevel(level)
+
+    capture_at_info.keeps_info = True
+    api.capture_log = capture_at_info

@@ -113,7 +113,7 @@ def died_twice(submission: Submission, error: Exception) -> executor.Graded:
 
     reason = ("The grading worker died twice while running this notebook (two worker processes), so it was not "
               "graded. That usually means the notebook uses far more memory than the lesson needs; run it top to "
-              "bottom yourself (Kernel > Restart & Run All), fix what is slow or huge, and resubmit.")
+              "bottom yourself (Kernel > Restart Kernel and Run All Cells), fix what is slow or huge, and resubmit.")
     graded = executor.Graded(None, not_run(reason), f"worker died twice ({type(error).__name__})")
     graded.name = submission.name
     return graded

@@ -16,15 +16,18 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPrep
 from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateAssignment
 from nbgrader.preprocessors import (
-    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput, DeduplicateIds, GetGrades, LimitOutput,
-    OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells,
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, LimitOutput, OverwriteKernelspec,
+    SaveAutoGrades, SaveCells,
 )
 from nbgrader.utils import setenv
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
 import course_config as cfg
-from autograder.nbgrader_steps import ForgetUnknownGradeCells, GradeInSandbox, SubmissionReader, read_submission
+from autograder.nbgrader_steps import (
+    ClearHiddenTestsForFeedback, ForgetUnknownGradeCells, GradeInSandbox, RestoreCells, SubmissionReader,
+    read_submission,
+)
 from autograder.sandbox import temp_dir
 
 READER = SubmissionReader   # reads the submitted file like the CLI: a link, a fifo or garbage becomes a zero with why
@@ -33,7 +36,7 @@ SANITIZE = [
     DeduplicateIds,         # a duplicated cell id cannot shadow a grade cell
     ForgetUnknownGradeCells,  # cell roles and points come from the source; invented grade cells become plain
     OverwriteKernelspec,    # the grader's Python, not whatever the student's notebook names
-    OverwriteCells,         # locked and test cells come back from the source, whatever the student did to them
+    RestoreCells,           # locked and test cells come back from the source, whatever the student did to them
     CheckCellMetadata,
 ]
 AUTOGRADE = [
@@ -47,10 +50,10 @@ AUTOGRADE = [
 FEEDBACK = [
     GetGrades,
     CSSHTMLHeaderPreprocessor,
-    ClearHiddenTests,       # students read every check's message and picture, never the hidden tests' source
+    ClearHiddenTestsForFeedback,  # students read every check's message and picture, never the hidden tests' source
 ]
 SETTINGS = Config({
-    "OverwriteCells": {"add_missing_cells": True},  # a deleted test cell comes back (and grades), never a lost grade
+    "RestoreCells": {"add_missing_cells": True},  # a deleted test cell comes back (and grades), never a lost grade
 })
 # What `nbgrader generate_assignment` records of the source before it releases it (OverwriteCells restores from it).
 RECORD = GenerateAssignment.class_traits()["preprocessors"].default()

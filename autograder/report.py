@@ -6,7 +6,7 @@
 One HTML page, opened in any browser: the score distribution per exercise and per check; the most frequent
 diagnoses with their counts and one anonymised picture each; the Ex5 target categories chosen and how often they
 were on target; the time each submission took; the submissions whose grading failed and why; and pairs to look at
-(near-identical Ex5 latents, identical written answers), never a verdict.
+(most Ex5 codes shared, nearly the same written answers), never a verdict.
 """
 import base64
 import difflib
@@ -37,7 +37,7 @@ NEAR_COPY_SHARE = 0.9  # a pair is worth a look when this share of the smaller s
 SAME_TEXT = 0.9        # difflib ratio from which two written answers are "nearly the same"
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")  # 3, -0.25, 1e-05; not the 3 of ex3
 UNREADABLE = "unreadable"  # Student.ex5 of answers that could not be read
-MIN_ANSWER_CHARS = 20  # identical written answers shorter than this ("yes", "a boot") are not worth a look
+MIN_ANSWER_CHARS = 20  # written answers shorter than this ("yes", "a boot") are alike by chance: never compared
 
 
 @dataclass

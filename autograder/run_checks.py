@@ -14,7 +14,7 @@ import pytest
 
 import course_config as cfg
 from autograder.answers import ExportUnreadable, load_cell_answers
-from autograder.compare import CheckFailed
+from autograder.compare import CheckFailed, PassedBecause
 from autograder.reference_answers import get_reference
 from autograder.results import CheckResult
 from autograder.sandbox import MachineProblem
@@ -43,7 +43,7 @@ class _ChecksPlugin:
     def __init__(self, answers_by_cell, reference):
         self.answers_by_cell = answers_by_cell
         self.reference_value = reference
-        self.outcomes = {}  # (cell, check) -> message ('' when passed)
+        self.outcomes = {}  # (cell, check) -> (passed, message: '' or why it passed or failed)
         self.collected = set()  # (cell, check)
         self.broken = []  # collection errors, with their tracebacks
 
@@ -66,12 +66,14 @@ class _ChecksPlugin:
         if call.when == "call" or call.excinfo is not None:
             key = (item.module.CELL, item.name.removeprefix("test_"))
             if call.excinfo is None:
-                self.outcomes.setdefault(key, "")
+                self.outcomes.setdefault(key, (True, ""))
+            elif isinstance(call.excinfo.value, PassedBecause):
+                self.outcomes[key] = (True, str(call.excinfo.value))
             elif isinstance(call.excinfo.value, CheckFailed):
-                self.outcomes[key] = str(call.excinfo.value) or "failed"
+                self.outcomes[key] = (False, str(call.excinfo.value) or "failed")
             else:  # a crash in a check on an odd value: the student still gets a reason, not a traceback
                 err = call.excinfo.value
-                self.outcomes[key] = f"The grader could not check this value ({type(err).__name__}: {err})."
+                self.outcomes[key] = (False, f"The grader could not check this value ({type(err).__name__}: {err}).")
 
 
 def _load_answers(answers_dir: Path, cell_id: str, stopped: str):
@@ -85,7 +87,7 @@ def _load_answers(answers_dir: Path, cell_id: str, stopped: str):
     if answers is None:
         return _NotExported("Nothing was graded: this cell's hidden test never ran, so the cell or one before "
                             "it failed, timed out, or the kernel died. Run the whole notebook top to bottom "
-                            "(Kernel > Restart & Run All) and fix the first error.")
+                            "(Kernel > Restart Kernel and Run All Cells) and fix the first error.")
     return answers
 
 
@@ -156,7 +158,7 @@ def run_checks(answers: dict) -> dict:
     for cell_id, checks in cfg.CHECK_POINTS.items():
         results[cell_id] = []
         for name, max_points in checks.items():
-            message = plugin.outcomes[(cell_id, name)]
-            points = max_points if message == "" else 0.0
+            passed, message = plugin.outcomes[(cell_id, name)]
+            points = max_points if passed else 0.0
             results[cell_id].append(CheckResult(cell_id, name, points, max_points, message))
     return results

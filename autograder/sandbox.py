@@ -128,6 +128,26 @@ def _python_binds() -> list:
     return args
 
 
+def what_the_kernel_says(sandbox: str, lines: int = 8) -> str:
+    """Why a kernel died before replying, in its own words: the kernel's Python imports the kernel as a grading
+    kernel does (in a box of the same kind, with no student code) and the last lines it printed are returned, or ""
+    when it imports fine (the cause was elsewhere)."""
+    argv = [kernel_python(), "-E", "-s", "-c", "; ".join(f"import {module}" for module in PRELOAD)]
+    box = Box([], []) if sandbox == "bwrap" else None
+    try:
+        command = box.command(argv, silent=False) if box else argv
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=180)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f" (its Python could not be started to ask why: {err})"
+    finally:
+        if box:
+            box.close()
+    if done.returncode == 0:
+        return ""
+    said = done.stderr.decode(errors="replace").strip().splitlines()[-lines:]
+    return f". Its Python ({kernel_python()}), started as the grader starts it, printed:\n  " + "\n  ".join(said)
+
+
 class Cgroup:
     """A pids (and memory) cgroup for one box, where this user may create one (root with cgroup v1 here).
     Root is exempt from RLIMIT_NPROC, so this is what caps a fork bomb when the grader runs as root."""
@@ -192,7 +212,7 @@ class Box:
         passwd.write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}::{HOME}:/bin/sh\n")
         group = self.host_dir / "group"
         group.write_text(f"student:x:{SANDBOX_UID}:\n")
-        for folder in (self.host_dir, self.socket_dir, self.answers_dir):
+        for folder in (self.socket_dir, self.answers_dir):  # host_dir stays 0700: no other user reaches them
             folder.chmod(0o755)
         self.assignment_files = [Path(f) for f in assignment_files]
         self.cgroup = Cgroup()
@@ -208,7 +228,7 @@ class Box:
                 contract.ANSWERS_DIR_ENV: ANSWERS, "LATENT_LAB_EXPORTER": "/opt/latent_lab/contract.py",
                 "LATENT_LAB_DATA": DATA, "NBGRADER_EXECUTION": "autograde", **compute}
 
-    def command(self, kernel_argv: list) -> list:
+    def command(self, kernel_argv: list, silent: bool = True) -> list:
         limits = cfg.SANDBOX_LIMITS
         # tmpfs mounts first: a venv that lives under /tmp (a CI clone) must stay visible on top of them
         args = [self.bwrap, *_system_binds(),
@@ -235,7 +255,7 @@ class Box:
         args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
                  "--disable-userns", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--"]
         # env -i: bwrap's own process (PID 1 in the box) must not carry the grader's environment in /proc/1/environ
-        return [*self.cgroup.join_command(), "/usr/bin/env", "-i", *args, *with_rlimits(kernel_argv)]
+        return [*self.cgroup.join_command(), "/usr/bin/env", "-i", *args, *with_rlimits(kernel_argv, silent)]
 
     def close(self):
         self.cgroup.close()
@@ -301,13 +321,19 @@ def at_exit(close) -> None:
 
 
 def _process_exists(pid: int) -> bool:
+    """Whether `pid` still runs. A zombie does not: it has ended and only waits for its parent (a fork server
+    reaps its workers when it gets round to it), so what it left may go."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def remove_tree(path: Path) -> None:
@@ -324,8 +350,9 @@ def remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def with_rlimits(argv: list) -> list:
-    """Set the per-process caps in the box, then exec the kernel (inherited by everything it starts)."""
+def with_rlimits(argv: list, silent: bool = True) -> list:
+    """Set the per-process caps in the box, then exec the kernel (inherited by everything it starts). silent: its
+    output goes nowhere (False only for the kit's own commands, never a student's code)."""
     limits = cfg.SANDBOX_LIMITS
     setup = (
         "import os, resource as r, sys\n"
@@ -333,9 +360,9 @@ def with_rlimits(argv: list) -> list:
         f"r.setrlimit(r.RLIMIT_FSIZE, ({limits['file_mb']} << 20,) * 2)\n"
         f"r.setrlimit(r.RLIMIT_NPROC, ({limits['processes']},) * 2)\n"
         "r.setrlimit(r.RLIMIT_CORE, (0, 0))\n"
-        "null = os.open('/dev/null', os.O_RDWR)\n"  # the kernel's own fds never reach the grader's terminal
-        "for fd in (0, 1, 2): os.dup2(null, fd)\n"
-        "os.execv(sys.argv[1], sys.argv[1:])\n")
+        + ("null = os.open('/dev/null', os.O_RDWR)\n"  # the kernel's own fds never reach the grader's terminal
+           "for fd in (0, 1, 2): os.dup2(null, fd)\n" if silent else "")
+        + "os.execv(sys.argv[1], sys.argv[1:])\n")
     return [kernel_python(), "-I", "-c", setup, *argv]
 
 
@@ -429,14 +456,22 @@ class WarmBox:
     def __init__(self, assignment_files, answer_names, wait: bool = True):
         self.bwrap = check_available()
         self.answer_names = list(answer_names)
+        self.process = self.cgroup = None
+        self.owned = True
         # outside /tmp where there is room: each submission gets a fresh /tmp, and the spool must not hide under it
         self.host_dir = temp_dir("latent_lab_warm_", temp_prefixes()["latent_lab_warm_"])
+        try:
+            self._start(assignment_files, wait)
+        except BaseException:  # a failed start, or SIGTERM/Ctrl-C meanwhile: its folder goes too
+            self.close()
+            raise
+
+    def _start(self, assignment_files, wait: bool):
         self.spool = self.host_dir / "spool"
         self.spool.mkdir()
         (self.host_dir / "passwd").write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}::{HOME}:/bin/sh\n")
         (self.host_dir / "group").write_text(f"student:x:{SANDBOX_UID}:\n")
-        for folder in (self.host_dir, self.spool):
-            folder.chmod(0o755)
+        self.spool.chmod(0o755)  # host_dir stays 0700 (mkdtemp's): no other user reaches a submission's answers
         self.cgroup = Cgroup()
         self.slots = 0
         files = [Path(f) for f in assignment_files]
@@ -479,7 +514,7 @@ class WarmBox:
         """Wait until the fork server has done its imports (it says so once, on its own)."""
         try:
             reply = self._read(timeout=180)
-        except MachineProblem:
+        except BaseException:  # no answer, or this process is being stopped meanwhile
             self.close()
             raise
         if not reply.get("ready"):
@@ -503,7 +538,7 @@ class WarmBox:
             return None
         meta = json.loads(message)
         box.answer_names, box.host_dir, box.spool = meta["answer_names"], Path(meta["host_dir"]), Path(meta["spool"])
-        box.cgroup, box.slots, box.process = None, 0, HandedPipes(*fds)
+        box.cgroup, box.slots, box.process, box.owned = None, 0, HandedPipes(*fds), False
         return box.wait_ready()
 
     def _read(self, timeout: float) -> dict:
@@ -528,11 +563,13 @@ class WarmBox:
         return Slot(self, f"s{self.slots}")
 
     def close(self):
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        if self.cgroup is not None:  # a box taken from the client: the client removes the rest
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+        if self.cgroup is not None:
             self.cgroup.close()
+        if self.owned:  # a box taken from the client: the client removes the rest
             remove_tree(self.host_dir)
 
 

@@ -199,8 +199,10 @@ def test_missing_shared_data_stops_with_one_clear_message_and_nothing_lands_in_t
     client = NotebookClient(nb, timeout=60, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     error = next(o for o in nb.cells[-1].outputs if o.output_type == "error")
-    assert error.ename == "FileNotFoundError"
+    assert error.ename == "DataMissing"
     assert "no_such_shared_copy" in error.evalue and "tell your instructor" in error.evalue
+    assert error.traceback == [f"DataMissing: {error.evalue}"]  # one line, no traceback, no torchvision hint
+    assert "download=True" not in error.evalue
     assert sorted(p.name for p in tmp_path.iterdir()) == ["vae.pt"]  # nothing downloaded or made beside it
 
 
@@ -245,6 +247,16 @@ def test_feedback_names_each_mistake_and_hides_the_hidden_tests(workflow):
     assert "kernel died" in feedback["dee_kernel_dies"]
 
 
+def test_nbgraders_logs_carry_no_false_alarm(workflow):
+    """What an instructor reads in formgrader's dialogs: no warning that only restates what the release did (the
+    hidden tests it removed), no config warning of nbgrader's own making, no debug lines."""
+    _, result = workflow
+    logs = "\n".join(result["logs"].values())
+    for noise in ("Attribute 'checksum'", "display_data_priority", "[DEBUG]"):
+        assert noise not in logs, [line for line in logs.splitlines() if noise in line][:3]
+    assert "Autograding" in result["logs"]["autograde"]  # the log was read: the absences above mean something
+
+
 def test_export_writes_every_student_to_csv(workflow):
     folder, _ = workflow
     with open(folder / "grades.csv") as f:
@@ -263,3 +275,44 @@ def test_the_readme_states_the_configured_points_and_tolerances(monkeypatch):
     row = next(line for line in changed.splitlines() if line.startswith("| `ex4_grid_tests` |"))
     assert row.startswith(f"| `ex4_grid_tests` | {ex4_total:g} | autograded: ") and "orientation 2.5" in row
     assert "`LATENT_TOLERANCE` = 0.03 + 0.01 x" in changed
+
+
+def test_math_is_only_in_the_lessons_own_text():
+    """A student's answer cell (a PREDICT prompt included) is shown as typed: LaTeX there would stay raw offline."""
+    from autograder.math_offline import MATH
+
+    for cell in nbformat.read(SOURCE, 4).cells:
+        roles = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and (roles.get("grade") or roles.get("solution")):
+            assert not MATH.search(cell.source), (roles["grade_id"], MATH.search(cell.source).group(0))
+
+
+def test_feedback_renders_math_and_hints_in_a_browser_with_no_network(workflow):
+    """The feedback page as a student opens it on an offline hub (Chromium, every host unreachable): the lesson's
+    formulas are drawn as MathML (no MathJax from a CDN needed), hints are collapsible sections, no raw `$...$`."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    folder, _ = workflow
+    page = folder / "feedback" / "ada_full_marks" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.html"
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,1000",
+                 "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9"):  # no network at all
+        options.add_argument(flag)
+    options.binary_location = "/usr/bin/chromium"
+    browser = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    try:
+        browser.get(page.as_uri())
+        text = browser.find_element("css selector", "body").text
+        formulas = browser.find_elements("css selector", "math")
+        assert len(formulas) >= 5 and all(f.size["width"] > 0 for f in formulas[:5])  # drawn, not hidden
+        assert not re.search(r"\$[^$\s][^$\n]*\$", text), re.search(r"\$[^$\s][^$\n]*\$", text).group(0)
+        assert "<details>" not in text and "<summary>" not in text
+        hints = browser.find_elements("css selector", "details > summary")
+        assert hints and all(h.text == "Hint" for h in hints)
+        formula = next(f for f in formulas if f.get_attribute("display") == "block")
+        browser.execute_script("arguments[0].scrollIntoView();", formula)
+        cfg.DEMO_OUTPUT_DIR.mkdir(exist_ok=True)
+        browser.save_screenshot(str(cfg.DEMO_OUTPUT_DIR / "feedback_math_offline.png"))
+    finally:
+        browser.quit()

@@ -1,5 +1,6 @@
 """Does the standalone CLI survive broken input and restore what students may not change?"""
 import nbformat
+import pytest
 
 import course_config as cfg
 from autograder import cli, executor
@@ -110,3 +111,26 @@ def test_nothing_a_student_wrote_reaches_the_terminal_raw(tmp_path):
         assert not any(line.lstrip().startswith("h6_untouched") for line in stream.splitlines())
     assert "RuntimeError: \\x1b[2J\\x1b]0;pwned\\x07\\nh6_untouched.ipynb: 12 / 12" in run.stdout
     assert "evil\\x1b[2J\\x1b]0;pwned\\x07\\nh6_untouched.ipynb: 12 of 12\\r.ipynb: 8 / 12" in run.stdout
+
+
+@pytest.mark.slow  # a grading process from scratch: ~25 s
+def test_the_installed_command_grades_from_any_folder(tmp_path):
+    """`latent-lab` (the console script make installs into .venv) and `python -m autograder` work from a folder
+    that is not the kit's, as an instructor's terminal on the hub is."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "latent-lab"
+    assert script.is_file(), "the kit is not installed in this environment: run `make venv`"
+    corpus.write(tmp_path, ["passes_all"])
+    graded = subprocess.run([str(script), "grade", "passes_all.ipynb", "--quiet", "--json", "r.json"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert graded.returncode == 0, graded.stderr[-2000:]
+    assert json.loads((tmp_path / "r.json").read_text())["passes_all.ipynb"]["score"] == corpus.TOTAL
+    usage = subprocess.run([sys.executable, "-m", "autograder", "--help"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=120)
+    assert usage.returncode == 0 and "regrade" in usage.stdout and "report" in usage.stdout
+    assert subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120).stdout.startswith(
+        "usage: latent-lab")

@@ -9,7 +9,7 @@ import torch
 import course_config as cfg
 from autograder.answers import load_cell_answers
 from autograder.checks import test_ex3_arithmetic as ex3, test_ex4_grid as ex4, test_ex5_experiment as ex5
-from autograder.compare import CheckFailed
+from autograder.compare import CheckFailed, PassedBecause
 from autograder.diagnoses import CATALOGUE, CHECK_DIAGNOSES
 from autograder.contract import export_answers
 from autograder.reference_answers import get_reference
@@ -33,8 +33,13 @@ def correct(vae, test_set):
             "TARGET_CATEGORY": target, "experiment_latents": experiment}
 
 
+class PassedWith(str):
+    """A passing check's message: full points, with the reason said (compare.PassedBecause)."""
+
+
 def grade(tmp_path, ref, cell_id, values):
-    """{check: message or ''} for one cell, answers round-tripped through the real export."""
+    """{check: message or ''} for one cell, answers round-tripped through the real export; a pass that says why is
+    a PassedWith."""
     export_answers(cell_id, list(values), values, str(tmp_path))
     student = load_cell_answers(tmp_path, cell_id)
     outcome = {}
@@ -42,13 +47,15 @@ def grade(tmp_path, ref, cell_id, values):
         try:
             getattr(CHECKS[cell_id], f"test_{name}")(student, ref)
             outcome[name] = ""
+        except PassedBecause as passed:
+            outcome[name] = PassedWith(passed)
         except CheckFailed as failed:
             outcome[name] = str(failed)
     return outcome
 
 
 def failed(outcome):
-    return {name for name, message in outcome.items() if message}
+    return {name for name, message in outcome.items() if message and not isinstance(message, PassedWith)}
 
 
 def test_correct_answers_pass_every_check(tmp_path, ref, correct):
@@ -139,6 +146,21 @@ OWN_INPUTS = {  # a value equal to the reference never loses points; one deviati
     "sandal_from_the_wrong_label": ({"z_result"}, "`z_sandal_avg` is the average of Sneaker (7) items"),
     "all_right": (set(), ""),
 }
+
+
+@pytest.mark.parametrize("mistake", ["ex3_direction_reversed", "ex3_wrong_categories", "ex3_single_items"])
+def test_a_result_right_for_the_students_own_direction_says_why_it_passed(tmp_path, ref, correct, vae, test_set,
+                                                                          mistake):
+    outcome = grade(tmp_path, ref, "ex3_arithmetic", ex3_case(correct, vae, test_set, mistake))
+    assert failed(outcome) == {"boot_direction"}
+    assert isinstance(outcome["z_result"], PassedWith)
+    assert "your `z_sandal_avg` + your `boot_direction`" in outcome["z_result"]
+    assert "costs once" in outcome["z_result"]
+
+
+def test_a_right_result_passes_without_a_word(tmp_path, ref, correct):
+    assert grade(tmp_path, ref, "ex3_arithmetic", {k: correct[k] for k in ("boot_direction", "z_result")}) == \
+        {"shapes": "", "boot_direction": "", "z_result": ""}
 
 
 @pytest.mark.parametrize("case", sorted(OWN_INPUTS))

@@ -127,3 +127,26 @@ def test_a_students_html_and_markdown_keep_no_live_script_or_unsafe_link():
     extra = [element for element in found if element not in baseline]
     assert [e for e in extra if e[1].startswith("on") or not e[1] or not safe_url(e[2])] == []
     assert ("a", "href", "https://example.org") in render([new_markdown_cell("[ok](https://example.org)")])
+
+
+def test_the_lessons_formulas_become_mathml_and_a_students_text_stays_text():
+    """Math renders with no network (MathML, no MathJax CDN) where the text is the lesson's own; a cell a student
+    changed is only sanitized, so LaTeX is never a way to write tags; hints stay collapsible, without handlers."""
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    from autograder.executor import SanitizeStudentHTML
+    from autograder.math_offline import latex_as_mathml, lesson_markdown, lesson_text_as_mathml
+
+    assert latex_as_mathml("At $t=0.5$ and $$z_t = (1-t) z_A$$").count("<math") == 2
+    assert latex_as_mathml("code `$x$`, prices $5 and $6, escaped \\$y\\$") == "code `$x$`, prices $5 and $6, escaped \\$y\\$"
+    lesson = sorted(text for text in lesson_markdown() if "$t=0.5$" in text)[0]
+    hint = next(text for text in lesson_markdown() if "<details>" in text)
+    changed = lesson + " $\\text{<script>alert(1)</script>}$ <details open ontoggle=alert(1)><summary>x</summary></details>"
+    nb = lesson_text_as_mathml(new_notebook(cells=[new_markdown_cell(lesson), new_markdown_cell(hint),
+                                                   new_markdown_cell(changed)]),
+                               lambda nb: SanitizeStudentHTML().preprocess(nb, {})[0])
+    converted, kept_hint, student = (cell.source for cell in nb.cells)
+    assert "<math" in converted and "$t=0.5$" not in converted
+    assert "<details>" in kept_hint and "<summary>Hint</summary>" in kept_hint
+    assert "<math" not in student and "<script>" not in student and "$t=0.5$" in student
+    assert "ontoggle" not in student and "<details>" in student

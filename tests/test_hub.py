@@ -17,13 +17,15 @@ import nbformat
 import pytest
 
 import course_config as cfg
+from tests import users
 from tools import corpus, hub_demo
 
 pytestmark = [pytest.mark.slow,  # a hub, four browser sessions, one notebook run and one autograde: ~3 minutes
               pytest.mark.skipif(os.geteuid() != 0, reason="makes Unix users and runs JupyterHub: run as root (CI does)")]
 SHOTS = cfg.DEMO_OUTPUT_DIR / "hub_screenshots"
 A = cfg.ASSIGNMENT_ID
-ALICE = hub_demo.STUDENTS[0]
+INSTRUCTOR, ALICE = users.INSTRUCTOR, users.ALICE
+USERS = hub_demo.Users(INSTRUCTOR, (users.ALICE, users.BOB))  # the tests' own, never the demo's
 
 
 def free_port_block() -> int:
@@ -53,14 +55,16 @@ def hub():
     site = Path(tempfile.mkdtemp(prefix="latent_lab_hub_", dir="/tmp"))
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
-    hub_demo.setup(site, fresh=True)
+    hub_demo.setup(site, USERS, fresh=True)
     port = free_port_block()
-    process = hub_demo.start_hub(site, port)
+    process = hub_demo.start_hub(site, port, USERS)
     try:
         yield {"site": site, "url": f"http://127.0.0.1:{port}"}
     finally:
         hub_demo.stop_hub(process)
         shutil.rmtree(site, ignore_errors=True)
+        for user in (USERS.instructor, *USERS.students):
+            users.remove_user(user)
 
 
 class Browser:
@@ -166,9 +170,9 @@ def as_student(hub, action):
 
 
 def as_instructor(hub, action):
-    browser = Browser(hub, hub_demo.INSTRUCTOR)
+    browser = Browser(hub, INSTRUCTOR)
     try:
-        browser.get(f"/user/{hub_demo.INSTRUCTOR}/formgrader")
+        browser.get(f"/user/{INSTRUCTOR}/formgrader")
         browser.wait(lambda d: "Manage Assignments" in d.title or "nbgrader" in d.title)
         return action(browser)
     finally:
@@ -177,7 +181,7 @@ def as_instructor(hub, action):
 
 def test_release_fetch_run_submit_collect_autograde_feedback_export_in_a_browser(hub):
     def formgrader_in_a_jupyterlab_tab(b):  # JupyterHub forbids framing unless the site's config allows it
-        b.get(f"/user/{hub_demo.INSTRUCTOR}/lab")
+        b.get(f"/user/{INSTRUCTOR}/lab")
         b.menu("Nbgrader", "Formgrader")
         frame = b.wait(lambda d: [f for f in d.find_elements("css selector", "iframe") if f.is_displayed()])[0]
         b.driver.switch_to.frame(frame)
@@ -224,13 +228,17 @@ def test_release_fetch_run_submit_collect_autograde_feedback_export_in_a_browser
         assert f"Collecting submission: {ALICE} {A}" in message, message
         b.shot("05_instructor_collected")
         b.close_dialog()
-        b.get(f"/user/{hub_demo.INSTRUCTOR}/formgrader/manage_submissions/{A}")
+        b.get(f"/user/{INSTRUCTOR}/formgrader/manage_submissions/{A}")
         message = b.formgrader_action("autograde", timeout=600)
         assert f"Successfully autograded '{A}' for student '{ALICE}'" in message, message
+        assert "Attribute 'checksum'" not in message and "[DEBUG]" not in message, message  # no false alarm, no dump
         b.close_dialog()
         b.wait(lambda d: f"{corpus.TOTAL:g} / " in b.text())
         b.shot("06_instructor_autograded")
-        b.get(f"/user/{hub_demo.INSTRUCTOR}/formgrader/manage_students/{ALICE}/{A}")
+        b.get(f"/user/{INSTRUCTOR}/formgrader/manage_students")
+        b.wait(lambda d: "Demo, Alice" in b.text())  # the names from the course's roster, never "None, None"
+        assert "None, None" not in b.text()
+        b.get(f"/user/{INSTRUCTOR}/formgrader/manage_students/{ALICE}/{A}")
         submission = b.wait(lambda d: [a.get_attribute("href") for a in d.find_elements("css selector", "tbody a")
                                        if "/submissions/" in (a.get_attribute("href") or "")])[0]
         b.driver.get(submission)
@@ -240,7 +248,7 @@ def test_release_fetch_run_submit_collect_autograde_feedback_export_in_a_browser
         b.shot("07_instructor_sees_the_per_check_table")
         for check in cfg.CHECK_POINTS["ex3_arithmetic"]:
             assert check in b.text()
-        b.get(f"/user/{hub_demo.INSTRUCTOR}/formgrader")
+        b.get(f"/user/{INSTRUCTOR}/formgrader")
         assert "Successfully generated feedback" in b.formgrader_action("generate-feedback")
         b.close_dialog()
         assert "Successfully released feedback" in b.formgrader_action("release-feedback")
@@ -258,9 +266,29 @@ def test_release_fetch_run_submit_collect_autograde_feedback_export_in_a_browser
         assert "BEGIN HIDDEN TESTS" not in b.driver.page_source
     as_student(hub, read_feedback)
 
-    course = hub_demo.course_folder()
-    hub_demo.run_as(hub_demo.INSTRUCTOR, hub["site"], "-m", "nbgrader", "export", "--to", course / "grades.csv",
-                    cwd=course)
+    course = hub_demo.course_folder(INSTRUCTOR)
+    said = hub_demo.home(INSTRUCTOR) / "terminal_said.txt"
+    said.unlink(missing_ok=True)
+
+    def commands_in_a_jupyterlab_terminal(b):  # as the README says, typed by the instructor, as the instructor
+        b.get(f"/user/{INSTRUCTOR}/lab")
+        b.wait(lambda d: [c for c in d.find_elements("css selector", ".jp-LauncherCard") if c.text == "Terminal"])[0].click()
+        typed = b.find(".xterm-helper-textarea")
+        time.sleep(2)  # the shell's prompt: keys typed before it are echoed but may be lost
+        typed.send_keys(f"cd ~/latent_lab_course && {{ command -v latent-lab && latent-lab regrade {A} && "
+                        f"latent-lab report {A} --out report.html && nbgrader export --to grades.csv; }} "
+                        f"> {said} 2>&1; echo \"exit $?\" >> {said}; tail -n 5 {said}\n")
+        for _ in range(300):  # bounded: regrade, report and export take well under a minute
+            if said.exists() and "exit " in said.read_text():
+                break
+            time.sleep(1)
+        time.sleep(1)
+        b.shot("10_instructor_commands_in_a_terminal")
+    as_instructor(hub, commands_in_a_jupyterlab_terminal)
+    output = said.read_text()
+    assert output.splitlines()[0] == str(hub["site"] / "env" / "bin" / "latent-lab"), output
+    assert output.rstrip().endswith("exit 0"), output
+    assert (course / "report.html").stat().st_uid == hub_demo.home(INSTRUCTOR).stat().st_uid
     with open(course / "grades.csv") as f:
         grades = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
     assert grades[ALICE] == corpus.TOTAL
@@ -285,5 +313,5 @@ def test_a_student_cannot_open_formgrader_even_after_turning_it_on(hub):
         as_student(hub, look)
     finally:
         config.unlink()
-    assert re.search(r"^c\.CourseDirectory\.root", (hub_demo.home(hub_demo.INSTRUCTOR) / ".jupyter" /
+    assert re.search(r"^c\.CourseDirectory\.root", (hub_demo.home(INSTRUCTOR) / ".jupyter" /
                                                     "nbgrader_config.py").read_text(), re.M)

@@ -2,6 +2,7 @@
 own submission (retried once, then zero with the reason)?"""
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -149,6 +150,7 @@ def test_a_batch_stopped_with_sigterm_leaves_no_scratch_gradebook_or_box(submiss
     scores) and box folders are removed, not left in /tmp for the next run's sweep."""
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
+    warm_before = set(Path("/var/tmp").glob("latent_lab_warm_*_*"))  # other tests' workers' boxes, not this batch's
     grader = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submissions), "--workers", "2",
                                "--quiet", "--json", str(tmp_path / "r.json")], cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=open(tmp_path / "stderr", "w"), env={**os.environ, "TMPDIR": str(tmpdir)})
@@ -161,7 +163,7 @@ def test_a_batch_stopped_with_sigterm_leaves_no_scratch_gradebook_or_box(submiss
     grader.send_signal(signal.SIGTERM)
     assert grader.wait(60) != 0
     assert sorted(p.name for p in tmpdir.iterdir()) == []
-    left = [p for p in Path("/var/tmp").glob("latent_lab_warm_*_*")
+    left = [p for p in set(Path("/var/tmp").glob("latent_lab_warm_*_*")) - warm_before
             if not Path(f"/proc/{p.name.split('_')[3]}").exists()]
     assert left == []
 
@@ -210,3 +212,13 @@ def test_only_the_holder_of_the_kits_certificate_can_use_the_cluster(submissions
     finally:
         (dask_cluster.certificates / "instructor-key.pem").chmod(0o600)
     assert shared.returncode == 2 and "can be read by other users" in shared.stderr
+
+
+def test_the_readmes_cluster_recipe_is_the_one_tested():
+    """The tests start their cluster as the README says (tests/dask_cluster.py): mutual TLS, and no web dashboard,
+    which would show task keys, logs and the grading code's call stacks to anyone on the network, without a login."""
+    readme = (ROOT / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if re.search(r"bin/dask (scheduler|worker) ", line)]
+    assert len(commands) == 2
+    assert all("--no-dashboard" in line and "$CERTS" in line for line in commands), commands
+    assert "--protocol tls" in commands[0] and "tls://" in commands[1]

@@ -2,27 +2,29 @@
 gradebook, others' work), and no student can get a submission collected as another's?"""
 import datetime
 import os
+import pwd
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import course_config as cfg
-from tests.users import KIT, as_user, ensure_user
+from autograder.course_folder import hub_wide_nbgrader_settings
+from tests.users import ALICE, BOB, CAROL, INSTRUCTOR, KIT, as_user, ensure_user, remove_user
 
 pytestmark = [pytest.mark.slow,  # about a dozen nbgrader commands as three users: about a minute
               pytest.mark.skipif(os.geteuid() != 0, reason="makes Unix users: run as root (CI does)")]
-INSTRUCTOR, ALICE, BOB = "latentlab-instructor", "latentlab-alice", "latentlab-bob"
 A = cfg.ASSIGNMENT_ID
 
 
 @pytest.fixture(scope="module")
 def site():
     """A shared exchange (1777), hub-wide nbgrader settings, and a course made by the instructor with init-course."""
-    for user in (INSTRUCTOR, ALICE, BOB):
+    for user in (INSTRUCTOR, ALICE, BOB, CAROL):
         ensure_user(user)
     base = Path(tempfile.mkdtemp(prefix="latent_lab_site_", dir="/tmp"))
     base.chmod(0o755)
@@ -31,8 +33,7 @@ def site():
     (base / "exchange").chmod(0o1777)
     (base / "jupyter").mkdir(mode=0o755)
     (base / "jupyter" / "nbgrader_config.py").write_text(
-        f"c = get_config()\nc.CourseDirectory.course_id = {cfg.COURSE_ID!r}\n"
-        f"c.Exchange.root = {str(base / 'exchange')!r}\n")
+        "c = get_config()\n" + "".join(f"{line}\n" for line in hub_wide_nbgrader_settings(base / "exchange")))
     (base / "jupyter" / "nbgrader_config.py").chmod(0o644)
     (base / "instructor").mkdir()
     shutil.chown(base / "instructor", INSTRUCTOR, INSTRUCTOR)
@@ -42,6 +43,8 @@ def site():
     run(site, INSTRUCTOR, "-m", "nbgrader", "release_assignment", A, cwd=site["course"])
     yield site
     shutil.rmtree(base, ignore_errors=True)
+    for user in (INSTRUCTOR, ALICE, BOB, CAROL):
+        remove_user(user)
 
 
 def run(site, user, *args, cwd=None, check=True):
@@ -102,48 +105,100 @@ def test_students_read_nothing_of_the_course_and_write_nothing_in_it(site):
 
 def test_collect_takes_each_students_own_files_as_data_at_the_time_it_saw_them(site):
     """A link to the course's solutions and a fifo in a submission are left out and named in that student's
-    feedback; a back-dated submission is recorded (and late) at the time collect saw it; folders with odd names and
-    a file posing as a submission are set aside while everyone else is collected; feedback release hands out the
-    feedback page only."""
+    feedback; a back-dated submission is recorded (and late) at the time collect saw it; folders with odd names (a
+    time that is not a date, extra '+' parts, a newline), a folder its owner made unreadable and a file posing as a
+    submission are set aside while everyone else is collected; an empty submission is graded zero, not dropped; a
+    student's own feedback-named page stops nobody's feedback; feedback release hands out the feedback page only."""
     course, inbound = site["course"], site["base"] / "exchange" / cfg.COURSE_ID / "inbound"
     solutions = course / "source" / A / f"{A}.ipynb"
     run(site, INSTRUCTOR, "-m", "nbgrader", "db", "assignment", "add", A, "--duedate=2026-01-01 00:00:00 UTC",
         cwd=course)
-    for student in (ALICE, BOB):
+    for student in (ALICE, BOB, CAROL):
         shutil.rmtree(f"/home/{student}/{A}", ignore_errors=True)
         run(site, student, "-m", "nbgrader", "fetch_assignment", A)
     bob = f"{BOB}+{A}+2026-06-01 00:00:00.000000 UTC+links000"
+    carol_empty, carol_locked = (f"{CAROL}+{A}+2026-06-0{day} 00:00:00.000000 UTC+carol000" for day in (1, 2))
     back_dated = f"{ALICE}+{A}+2020-01-01 00:00:00.000000 UTC+early000"
     made = [shell(BOB, f"mkdir '{inbound}/{bob}' && cp ~/{A}/{A}.ipynb '{inbound}/{bob}/' && "
-                       f"ln -s '{solutions}' '{inbound}/{bob}/solutions.html' && mkfifo '{inbound}/{bob}/pipe' && "
+                       f"ln -s '{solutions}' '{inbound}/{bob}/solutions.txt' && mkfifo '{inbound}/{bob}/pipe' && "
                        f"echo 5ecret > '{inbound}/{bob}/submission_secret.txt' && "
+                       f"echo '<p>mine</p>' > '{inbound}/{bob}/{A}.html' && "
                        f"mkdir '{inbound}/{BOB}+{A}+not-a-date+odd00000' && "
+                       f"mkdir '{inbound}/{BOB}+{A}+2026-06-01 00:00:00 UTC+x+y+z' && "
+                       f"mkdir \"{inbound}/$(printf '{ALICE}\\n+{A}+2026-06-03 00:00:00.000000 UTC+newline0')\" && "
                        f"echo x > '{inbound}/{ALICE}+{A}+2026-06-02 00:00:00.000000 UTC+file0000'"),
             shell(ALICE, f"mkdir '{inbound}/{back_dated}' && cp ~/{A}/{A}.ipynb '{inbound}/{back_dated}/' && "
                          f"echo '2020-01-01 00:00:00.000000 UTC' > '{inbound}/{back_dated}/timestamp.txt' && "
-                         f"touch -d 2020-01-01 '{inbound}/{back_dated}' '{inbound}/{back_dated}'/*")]
+                         f"touch -d 2020-01-01 '{inbound}/{back_dated}' '{inbound}/{back_dated}'/*"),
+            shell(CAROL, f"mkdir '{inbound}/{carol_empty}' '{inbound}/{carol_locked}' && "
+                         f"cp ~/{A}/{A}.ipynb '{inbound}/{carol_locked}/' && chmod 0300 '{inbound}/{carol_locked}'")]
     assert all(m.returncode == 0 for m in made), [m.stderr for m in made]
 
     collect = run(site, INSTRUCTOR, "-m", "nbgrader", "collect", A, "--update", cwd=course)
-    assert "'solutions.html': a link" in collect.stderr and "'pipe': not a regular file" in collect.stderr
+    assert "'solutions.txt': a link" in collect.stderr and "'pipe': not a regular file" in collect.stderr
     assert "its time 'not-a-date' is not a date" in collect.stderr and "not a folder but a file" in collect.stderr
-    assert not any("+not-a-date+" in name or name.endswith("+file0000") for name in os.listdir(inbound))
-    submitted = {s: course / "submitted" / s / A for s in (ALICE, BOB)}
+    assert "its name is not <student>+<assignment>+<time>+<random>" in collect.stderr  # the extra '+' parts
+    assert f"claims to be {ALICE}\\n's submission but was written by {BOB}" in collect.stderr  # one line, escaped
+    assert "its folder cannot be read" in collect.stderr and f"no {A}.ipynb in the submission" in collect.stderr
+    remaining = set(os.listdir(inbound))
+    for odd in (f"{BOB}+{A}+not-a-date+odd00000", f"{BOB}+{A}+2026-06-01 00:00:00 UTC+x+y+z", carol_locked,
+                f"{ALICE}\n+{A}+2026-06-03 00:00:00.000000 UTC+newline0", f"{ALICE}+{A}+2026-06-02 00:00:00.000000 UTC+file0000"):
+        assert odd not in remaining  # set aside as not-collected-...
+    assert carol_empty in remaining
+    submitted = {s: course / "submitted" / s / A for s in (ALICE, BOB, CAROL)}
     assert sorted(p.name for p in submitted[BOB].iterdir()) == sorted([f"{A}.ipynb", "timestamp.txt",
                                                                         "submission_secret.txt",
                                                                         "latent_lab_collect.json"])
     assert (submitted[ALICE] / "timestamp.txt").read_text().startswith(str(datetime.date.today().year))
 
     run(site, INSTRUCTOR, "-m", "nbgrader", "autograde", A, cwd=course)
+    scores = run(site, INSTRUCTOR, "-c", "from nbgrader.api import Gradebook\nwith Gradebook('sqlite:///gradebook.db') "
+                 f"as gb: print(sorted(s.student.id for s in gb.assignment_submissions({A!r})), "
+                 f"gb.find_submission({A!r}, {CAROL!r}).score)", cwd=course)
+    assert scores.stdout.split("]")[0] + "]" == str(sorted([ALICE, BOB, CAROL]))  # the empty submission too
+    assert float(scores.stdout.split("]")[1]) == 0
     late = run(site, INSTRUCTOR, "-c", "from nbgrader.api import Gradebook\nwith Gradebook('sqlite:///gradebook.db') "
                f"as gb: print(gb.find_submission({A!r}, {ALICE!r}).total_seconds_late)", cwd=course)
     assert float(late.stdout) > 0  # due 1 Jan 2026: the back-dated submission is late all the same
-    run(site, INSTRUCTOR, "-m", "nbgrader", "generate_feedback", A, "--student", BOB, cwd=course)
+    run(site, INSTRUCTOR, "-m", "nbgrader", "generate_feedback", A, cwd=course)  # bob's own latent_space.html too
+    assert "mine" not in (course / "feedback" / BOB / A / f"{A}.html").read_text()
+    carol_page = (course / "feedback" / CAROL / A / f"{A}.html").read_text()
+    assert f"{A}.ipynb: not in your submission" in carol_page
     run(site, INSTRUCTOR, "-m", "nbgrader", "release_feedback", A, "--student", BOB, cwd=course)
     (course / "feedback" / BOB / A / "solutions.html").write_text("<p>BEGIN SOLUTION</p>")  # were anything to get there
     run(site, INSTRUCTOR, "-m", "nbgrader", "release_feedback", A, "--student", BOB, cwd=course)
     released = list((site["base"] / "exchange" / cfg.COURSE_ID / "feedback").iterdir())
     assert len(released) == 1
     page = released[0].read_text()
-    assert "Left out when your submission was collected" in page and "solutions.html: a link" in page
+    assert "Left out when your submission was collected" in page and "solutions.txt: a link" in page
     assert "BEGIN SOLUTION" not in page
+
+
+def test_every_instructor_command_runs_as_the_instructor_on_a_course_nbgrader_graded(site):
+    """Not only as root: nbgrader leaves the autograded files read-only (0444, the kept answers among them), which
+    root ignores and the instructor does not. Graded above by `nbgrader autograde` as the instructor."""
+    course = site["course"]
+    kept = course / "autograded" / ALICE / A / "latent_lab_answers"
+    assert kept.is_dir() and all(p.stat().st_mode & 0o222 == 0 for p in kept.iterdir())
+    before = (kept / "graded.json").stat().st_ino
+    run(site, INSTRUCTOR, "-m", "autograder", "regrade", A, "--feedback", cwd=course)
+    assert (kept / "graded.json").stat().st_ino != before  # written anew, as the instructor, over the read-only one
+    assert all(p.stat().st_uid == pwd.getpwnam(INSTRUCTOR).pw_uid and p.stat().st_mode & 0o222 == 0
+               for p in kept.iterdir())
+    run(site, INSTRUCTOR, "-m", "autograder", "report", A, "--out", course / "report.html", cwd=course)
+    assert ALICE in (course / "report.html").read_text()
+    run(site, INSTRUCTOR, "-m", "nbgrader", "export", "--to", course / "grades.csv", cwd=course)
+    assert ALICE in (course / "grades.csv").read_text()
+    run(site, INSTRUCTOR, "-m", "autograder", "autograde", A, "--student", ALICE, "--force", cwd=course)
+
+
+def test_a_students_validate_gives_each_cell_the_graders_time(site):
+    """Validate runs in the student's own server with the hub-wide settings: a cell of 35 s (nbgrader's default limit
+    is 30 s) runs to its end, as it would when graded."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(35); print('slept')")])
+    path = Path(f"/home/{ALICE}/slow_cell.ipynb")
+    nbformat.write(notebook, path)
+    shutil.chown(path, ALICE, ALICE)
+    validated = run(site, ALICE, "-m", "nbgrader", "validate", path, check=False)
+    assert "Timeout" not in validated.stdout + validated.stderr, validated.stdout[-2000:] + validated.stderr[-2000:]
+    assert validated.returncode == 0, validated.stderr[-2000:]

@@ -15,14 +15,20 @@ import pytest
 import course_config as cfg
 from autograder import executor, sandbox
 from reference import lesson
-from tests import hostile
+from tests import hostile, users
 from tools import corpus
 
 KIT = cfg.COURSE_ROOT
 CORPUS_DIR = tempfile.TemporaryDirectory(prefix="latent_lab_corpus_")  # removed when the test session ends
 PASSES_ALL = Path(CORPUS_DIR.name) / "passes_all.ipynb"  # written once, below
 corpus.write(PASSES_ALL.parent, ["passes_all"])
-TEST_USER = "latentlab-instructor"
+TEST_USER = users.INSTRUCTOR
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_the_test_user():
+    yield
+    users.remove_user(TEST_USER)
 
 
 def cli(*args, env=None, user_prefix=(), python=sys.executable):
@@ -274,3 +280,40 @@ def test_folders_left_by_a_killed_grader_are_removed_by_the_next_one(tmp_path):
     made = sandbox.temp_dir("latent_lab_warm_", tmp_path)
     assert not left.exists() and alive.exists() and other_kind.exists()
     assert made.name.startswith(f"latent_lab_warm_{os.getpid()}_") and made.is_dir()
+
+
+def test_a_kernel_that_cannot_start_says_what_its_python_printed(monkeypatch):
+    """A kernel that dies before replying (a broken or half-shared environment) stops grading with the lines its
+    Python printed, found by importing what the kernel imports in a box like the grading ones."""
+    assert sandbox.what_the_kernel_says("bwrap") == ""  # this environment is whole: nothing to say
+    monkeypatch.setattr(sandbox, "PRELOAD", [*sandbox.PRELOAD, "a_module_this_venv_lacks"])
+    said = sandbox.what_the_kernel_says("bwrap")
+    assert "ModuleNotFoundError: No module named 'a_module_this_venv_lacks'" in said
+    assert sandbox.kernel_python() in said
+
+    def never_starts(nb, kind):
+        raise executor.KernelStartFailed("the grading kernel did not start (RuntimeError: Kernel died before "
+                                         "replying to kernel_info)")
+
+    monkeypatch.setattr(executor, "run_notebook", never_starts)
+    with pytest.raises(executor.KernelStartFailed, match="a_module_this_venv_lacks"):
+        executor.grade_notebook(nbformat.read(PASSES_ALL, as_version=4), "bwrap")
+
+
+def test_what_a_submission_writes_while_graded_is_the_graders_alone():
+    """Answer files sit in the box's folders on the host while the kernel runs: another user (a student on the
+    same machine) cannot list or read them, however the files inside are made."""
+    warm = sandbox.WarmBox(executor._assignment_files(), list(cfg.CHECK_POINTS), wait=False)
+    box = sandbox.Box([], list(cfg.CHECK_POINTS))
+    try:
+        slot = warm.slot()
+        for folder, answers in ((warm.host_dir, slot.answers_dir), (box.host_dir, box.answers_dir)):
+            assert folder.stat().st_mode & 0o777 == 0o700, oct(folder.stat().st_mode)
+            if os.geteuid() == 0:
+                users.ensure_user(TEST_USER)
+                tried = subprocess.run(["runuser", "-u", TEST_USER, "--", "cat", str(answers / "ex3_arithmetic.npz")],
+                                       capture_output=True, text=True, timeout=60)
+                assert tried.returncode != 0 and "Permission denied" in tried.stderr
+    finally:
+        warm.close()
+        box.close()

@@ -86,7 +86,7 @@ def run_workflow(course: Path, students: dict = None) -> dict:
 
         corpus.write(course.parent / "demo_submissions", list(DEMO_STUDENTS.values()))
         students = {s: course.parent / "demo_submissions" / f"{name}.ipynb" for s, name in DEMO_STUDENTS.items()}
-    timings = {}
+    timings, logs = {}, {}
     started = time.perf_counter()
     make_course(course, students)
     timings["generate_assignment"] = time.perf_counter() - started
@@ -94,9 +94,9 @@ def run_workflow(course: Path, students: dict = None) -> dict:
                        ("generate_feedback", ["generate_feedback", cfg.ASSIGNMENT_ID, "--force"]),
                        ("export", ["export", "--to", str(course / "grades.csv")])):
         started = time.perf_counter()
-        nbgrader(course, *args)
+        logs[step] = nbgrader(course, *args).stderr
         timings[step] = time.perf_counter() - started
-    return {"table": scores_by_part(course), "timings": timings}
+    return {"table": scores_by_part(course), "timings": timings, "logs": logs}
 
 
 def main(argv=None) -> int:

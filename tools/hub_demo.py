@@ -23,13 +23,23 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import course_config as cfg
+from autograder.course_folder import hub_wide_nbgrader_settings
 
 KIT = cfg.COURSE_ROOT
-INSTRUCTOR = "latentlab-instructor"
-STUDENTS = ["latentlab-alice", "latentlab-bob"]
+
+
+@dataclass(frozen=True)
+class Users:
+    """Who the hub lets in: one instructor and the students, Unix users made (or kept) by setup()."""
+    instructor: str
+    students: tuple
+
+
+DEMO = Users("latentlab-instructor", ("latentlab-alice", "latentlab-bob"))  # the tests make users of their own
 PASSWORD = "latent-lab-demo"  # demo users on a hub that listens on 127.0.0.1 only
 INSTRUCTOR_MENUS = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
                     "@jupyter/nbgrader:course-list"]
@@ -40,8 +50,12 @@ def home(user: str) -> Path:
     return Path(pwd.getpwnam(user).pw_dir)
 
 
-def course_folder(user: str = INSTRUCTOR) -> Path:
-    return home(user) / "latent_lab_course"
+def course_folder(instructor: str) -> Path:
+    return home(instructor) / "latent_lab_course"
+
+
+def kit_copy(instructor: str) -> Path:
+    return home(instructor) / "latent_lab_kit"
 
 
 def ensure_user(name: str, password: str = PASSWORD) -> None:
@@ -53,7 +67,7 @@ def ensure_user(name: str, password: str = PASSWORD) -> None:
 
 def run_as(user: str, site: Path, *args, cwd: Path) -> subprocess.CompletedProcess:
     env = {"PATH": f"{site}/env/bin:/usr/bin:/bin", "HOME": str(home(user)), "LATENT_LAB_DATA": f"{site}/data",
-           "JUPYTER_CONFIG_PATH": f"{site}/jupyter", "PYTHONPATH": str(home(INSTRUCTOR) / "latent_lab_kit")}
+           "JUPYTER_CONFIG_PATH": f"{site}/jupyter"}  # the kit: installed in env (instructor_course)
     done = subprocess.run(["runuser", "-u", user, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
                            f"{site}/env/bin/python", *map(str, args)], cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -89,52 +103,64 @@ def jupyter_settings(site: Path) -> None:
         {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}, indent=1))
     (site / "jupyter" / "nbgrader_config.py").write_text(
         '"""nbgrader settings for every user of this hub (JUPYTER_CONFIG_PATH)."""\n'
-        "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {cfg.COURSE_ID!r}\n"
-        f"c.Exchange.root = {str(site / 'exchange')!r}\n")
+        "c = get_config()  # noqa: F821\n" + "".join(f"{line}\n" for line in hub_wide_nbgrader_settings(site / "exchange")))
     (site / "jupyter" / "jupyter_server_config.py").write_text(
         '"""Every user\'s server (JUPYTER_CONFIG_PATH): JupyterHub forbids framing by default (frame-ancestors \'none\'),\n'
         'which blanks Nbgrader > Formgrader in a JupyterLab tab; framing by the same server only is allowed."""\n'
         "c = get_config()  # noqa: F821\n"
-        "c.ServerApp.tornado_settings = {\"headers\": {\"Content-Security-Policy\": \"frame-ancestors 'self'\"}}\n")
+        "c.ServerApp.tornado_settings = {\"headers\": {\"Content-Security-Policy\": \"frame-ancestors 'self'\"}}\n"
+        "# terminals as interactive, not login, shells: a login shell's /etc/profile resets PATH and loses the env's bin\n"
+        "c.ServerApp.terminado_settings = {\"shell_command\": [\"/bin/bash\", \"-i\"]}\n")
     menus = {name: True for name in INSTRUCTOR_MENUS}
     (site / "jupyter" / "student" / "labconfig" / "page_config.json").write_text(
         json.dumps({"disabledExtensions": menus, "lockedExtensions": menus}, indent=1))
     subprocess.run(["chmod", "-R", "a+rX,go-w", site / "jupyter"], check=True)
 
 
-def instructor_course(site: Path) -> Path:
-    """A copy of the kit and a course folder in the instructor's home, both theirs alone."""
-    kit_copy = home(INSTRUCTOR) / "latent_lab_kit"
-    for old in (kit_copy.iterdir() if kit_copy.exists() else []):  # refreshed below; .cache (reference) is kept
-        if old.name != ".cache":
-            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
-    shutil.copytree(KIT, kit_copy, symlinks=True, dirs_exist_ok=True,
+def instructor_course(site: Path, instructor: str) -> Path:
+    """A copy of the kit in the instructor's home, installed in the shared env as the README's recipe says (the
+    `latent-lab` command, for whoever can read the kit: the instructor), and a course folder; both theirs alone."""
+    kit = kit_copy(instructor)
+    for old in (kit.iterdir() if kit.exists() else []):  # refreshed below
+        shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+    shutil.copytree(KIT, kit, symlinks=True, dirs_exist_ok=True,
                     ignore=lambda folder, names: [n for n in names if n in KIT_COPY_SKIP])
-    subprocess.run(["chown", "-R", f"{INSTRUCTOR}:{INSTRUCTOR}", kit_copy], check=True)
-    kit_copy.chmod(0o700)
-    course = course_folder()
-    run_as(INSTRUCTOR, site, "-m", "autograder", "init-course", course, "--exchange", site / "exchange", cwd=kit_copy)
-    run_as(INSTRUCTOR, site, "-m", "nbgrader", "generate_assignment", cfg.ASSIGNMENT_ID, "--force", cwd=course)
-    user_config = home(INSTRUCTOR) / ".jupyter" / "nbgrader_config.py"
+    subprocess.run(["chown", "-R", f"{instructor}:{instructor}", kit], check=True)
+    kit.chmod(0o700)
+    subprocess.run([site / "env" / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--no-index", "-e", kit], check=True, capture_output=True)
+    course = course_folder(instructor)
+    run_as(instructor, site, "-m", "autograder", "init-course", course, "--exchange", site / "exchange", cwd=kit)
+    run_as(instructor, site, "-m", "nbgrader", "generate_assignment", cfg.ASSIGNMENT_ID, "--force", cwd=course)
+    user_config = home(instructor) / ".jupyter" / "nbgrader_config.py"
     user_config.parent.mkdir(exist_ok=True)
     user_config.write_text(f"c = get_config()  # noqa: F821\nc.CourseDirectory.root = {str(course)!r}\n")
-    subprocess.run(["chown", "-R", f"{INSTRUCTOR}:{INSTRUCTOR}", user_config.parent], check=True)
+    subprocess.run(["chown", "-R", f"{instructor}:{instructor}", user_config.parent], check=True)
     return course
 
 
-def setup(site: Path, fresh: bool = False) -> None:
-    """fresh (tests): the course and the students' assignment folders start empty; otherwise nothing is deleted."""
+def student_names(course: Path, instructor: str, students, site: Path) -> None:
+    """Each student in the gradebook with a name (formgrader lists "None, None" otherwise), as a course would import
+    them: `nbgrader db student import students.csv`."""
+    roster = course / "students.csv"
+    roster.write_text("id,first_name,last_name\n" + "".join(
+        f"{s},{s.rsplit('-', 1)[-1].capitalize()},Demo\n" for s in students))
+    shutil.chown(roster, instructor, instructor)
+    run_as(instructor, site, "-m", "nbgrader", "db", "student", "import", roster, cwd=course)
+
+
+def setup(site: Path, users: Users = DEMO, fresh: bool = True) -> None:
+    """fresh: the course and the students' assignment folders start empty; otherwise (--keep) nothing is deleted."""
     if os.geteuid() != 0:
         raise SystemExit("error: the hub demo makes Unix users and runs JupyterHub with PAM login: run it as root "
                          "(sudo make hub-demo).")
     if not (KIT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy").exists():
         raise SystemExit("error: configurable-http-proxy is missing: run `make hub-demo` (it installs it with npm).")
-    for user in (INSTRUCTOR, *STUDENTS):
+    for user in (users.instructor, *users.students):
         ensure_user(user)
     if fresh:
-        shutil.rmtree(course_folder(), ignore_errors=True)
-        for student in STUDENTS:
+        shutil.rmtree(course_folder(users.instructor), ignore_errors=True)
+        for student in users.students:
             for folder in (cfg.ASSIGNMENT_ID, ".local/share/jupyter/nbgrader_cache"):
                 shutil.rmtree(home(student) / folder, ignore_errors=True)
     for folder, mode in (("", 0o755), ("hub", 0o700), ("exchange", 0o1777)):
@@ -143,12 +169,12 @@ def setup(site: Path, fresh: bool = False) -> None:
     shared_environment(site)
     shared_data(site)
     jupyter_settings(site)
-    instructor_course(site)
+    student_names(instructor_course(site, users.instructor), users.instructor, users.students, site)
 
 
-def start_hub(site: Path, port: int) -> subprocess.Popen:
+def start_hub(site: Path, port: int, users: Users = DEMO) -> subprocess.Popen:
     env = {**os.environ, "LATENT_LAB_SITE": str(site), "LATENT_LAB_HUB_PORT": str(port),
-           "LATENT_LAB_INSTRUCTORS": INSTRUCTOR, "LATENT_LAB_STUDENTS": ",".join(STUDENTS)}
+           "LATENT_LAB_INSTRUCTORS": users.instructor, "LATENT_LAB_STUDENTS": ",".join(users.students)}
     log = open(site / "hub" / "jupyterhub.log", "ab")
     hub = subprocess.Popen([f"{site}/env/bin/python", "-m", "jupyterhub", "-f", str(KIT / "hub" / "jupyterhub_config.py")],
                            cwd=site / "hub", env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -183,18 +209,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--site", type=Path, default=Path(os.environ.get("LATENT_LAB_SITE", "/srv/latent_lab")))
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--fresh", action="store_true", help="start over: delete the demo course and the students' "
-                                                            "assignment folders (otherwise everything is kept)")
+    parser.add_argument("--keep", action="store_true", help="keep the demo course and the students' assignment "
+                                                           "folders from the last run (by default it starts over)")
     args = parser.parse_args(argv)
-    setup(args.site, fresh=args.fresh)
+    setup(args.site, DEMO, fresh=not args.keep)
     if KIT.stat().st_mode & 0o005:
         print(f"WARNING: this kit's folder {KIT} can be read by other users, so the demo students can read its "
-              f"solutions (the demo's own copy in {home(INSTRUCTOR)} is private). On a real hub keep the kit "
+              f"solutions (the demo's own copy in {home(DEMO.instructor)} is private). On a real hub keep the kit "
               f"private: chmod 700 {KIT}.", flush=True)
     hub = start_hub(args.site, args.port)
     print(f"JupyterHub is up: http://127.0.0.1:{args.port}\n"
-          f"  instructor: {INSTRUCTOR}   students: {', '.join(STUDENTS)}   password (all): {PASSWORD}\n"
-          f"  course folder: {course_folder()} (formgrader: Nbgrader > Formgrader once logged in)\n"
+          f"  instructor: {DEMO.instructor}   students: {', '.join(DEMO.students)}   password (all): {PASSWORD}\n"
+          f"  course folder: {course_folder(DEMO.instructor)} (formgrader: Nbgrader > Formgrader once logged in)\n"
           f"  hub log: {args.site}/hub/jupyterhub.log\nCtrl-C stops the hub and every user's server.", flush=True)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))

@@ -8,7 +8,7 @@ import numpy as np
 import course_config as cfg
 from reference import lesson
 from autograder import contract
-from autograder.compare import CheckFailed, error_report, is_close, read_once
+from autograder.compare import CheckFailed, PassedBecause, error_report, is_close, read_once
 from autograder.diagnoses import CHECK_DIAGNOSES, diagnose, looks_sampled
 
 CELL = "ex3_arithmetic"
@@ -102,8 +102,13 @@ def test_z_result(student, reference):
         off = _off_averages(student, reference, ["z_sandal_avg"])
         charged = (_off_averages(student, reference, ["z_ankle_boot_avg", "z_sneaker_avg"])
                    and not is_close(direction, reference["ex3.boot_direction"], cfg.LATENT_TOLERANCE))
-        if not off or charged:  # the same data selection already cost boot_direction its points
-            return
-        raise CheckFailed(_averages_message("z_result", off, reference))
+        if off and not charged:
+            raise CheckFailed(_averages_message("z_result", off, reference))
+        if not is_close(direction, reference["ex3.boot_direction"], cfg.LATENT_TOLERANCE):
+            raise PassedBecause("Full points: `z_result` is your `z_sandal_avg` + your `boot_direction`, the right "
+                                "arithmetic. Your `boot_direction` is not the reference's (that check above took "
+                                "its points), so this result and its picture differ from the reference's too; the "
+                                "one mistake costs once.")
+        return
     expected = _reference_average(reference, "z_sandal_avg") + direction
     _fail_with_diagnosis("z_result", got, expected, reference, context, student.get("z_result"))
