@@ -112,10 +112,17 @@ def scheduler_security(args):
     return for_scheduler(args.scheduler, args.dask_certs, args.insecure_scheduler) if args.scheduler else None
 
 
+# Dask's HTTP server (dashboard, /info pages with logs, task keys and live call stacks of the grading code, /metrics)
+# has no login: no routes, and only on loopback. --no-dashboard alone leaves /info served on every interface.
+NO_HTTP = {"DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES": "[]", "DASK_DISTRIBUTED__WORKER__HTTP__ROUTES": "[]"}
+NO_HTTP_FLAGS = ["--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
+
+
 def dask_flags(folder: Path) -> list:
-    """What `dask scheduler` and `dask worker` need to require the certificates."""
+    """What `dask scheduler` and `dask worker` need to require the certificates and serve no HTTP."""
     folder = checked(folder)
-    return ["--tls-ca-file", str(folder / CA), "--tls-cert", str(folder / CERT), "--tls-key", str(folder / KEY)]
+    return ["--tls-ca-file", str(folder / CA), "--tls-cert", str(folder / CERT), "--tls-key", str(folder / KEY),
+            *NO_HTTP_FLAGS]
 
 
 def add_arguments(parser) -> None:
@@ -131,8 +138,9 @@ def run(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     flags = " ".join(dask_flags(folder))
+    quiet = " ".join(f"{name}='{value}'" for name, value in NO_HTTP.items())
     print(f"Certificates in {folder} (0600). Start the cluster from the kit's folder with them:\n"
-          f"  PYTHONPATH=$PWD .venv/bin/dask scheduler --protocol tls --host PRIVATE_IP --port 8786 {flags}\n"
-          f"  PYTHONPATH=$PWD .venv/bin/dask worker tls://PRIVATE_IP:8786 --nthreads 1 {flags}\n"
+          f"  {quiet} PYTHONPATH=$PWD .venv/bin/dask scheduler --protocol tls --host PRIVATE_IP --port 8786 {flags}\n"
+          f"  {quiet} PYTHONPATH=$PWD .venv/bin/dask worker tls://PRIVATE_IP:8786 --nthreads 1 {flags}\n"
           f"  .venv/bin/python -m autograder grade submissions/ --scheduler tls://PRIVATE_IP:8786 --dask-certs {folder}")
     return 0

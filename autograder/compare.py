@@ -55,6 +55,9 @@ def error_report(got: np.ndarray, expected: np.ndarray) -> str:
 
 
 def is_close(got: np.ndarray, expected: np.ndarray, tolerance: dict) -> bool:
+    if got.shape == expected.shape and got.size and np.abs(got - expected).max() > (
+            tolerance["atol"] + tolerance["rtol"] * np.abs(expected).max()):
+        return False  # surely outside: no element can pass (0.2 ms for a grid; torch's full comparison takes 6)
     try:
         torch.testing.assert_close(torch.from_numpy(np.ascontiguousarray(got)),
                                    torch.from_numpy(np.ascontiguousarray(expected)), **tolerance)

@@ -25,6 +25,7 @@ import os
 import pwd
 import shutil
 import stat
+import tempfile
 
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
@@ -38,6 +39,7 @@ NOTES_FILE = "latent_lab_collect.json"  # what collect left out of a submission,
 MAX_FILES = 100  # files and folders copied from one submission; the assignment needs four
 MAX_DEPTH = 8    # folder levels below the submission folder
 MAX_SEEN = 10_000  # entries looked at for a submission's time; beyond, it counts as changed when collected
+WRITTEN_BY_COLLECT = {"timestamp.txt"}  # a student's own (a file or a folder) is never copied: collect writes it
 
 
 def owner_name(uid: int) -> str:
@@ -145,8 +147,14 @@ class CheckedCollect(ExchangeCollect):
             submitted = self.coursedir.format_path(self.coursedir.submitted_directory, record["username"],
                                                    self.coursedir.assignment_id)
             self.note_missing_notebooks(submitted, release)
-            with open(os.path.join(submitted, "timestamp.txt"), "w") as f:  # what the gradebook records
+            stamp = os.path.join(submitted, "timestamp.txt")
+            if os.path.isdir(stamp) and not os.path.islink(stamp):  # left by a collect before this one refused it
+                shutil.rmtree(stamp)
+            fd, fresh = tempfile.mkstemp(dir=submitted)  # a name no file of the student's can hold
+            with os.fdopen(fd, "w") as f:  # what the gradebook records
                 f.write(record["timestamp"].replace(tzinfo=datetime.timezone.utc).strftime(self.timestamp_format))
+            os.chmod(fresh, 0o644)
+            os.replace(fresh, stamp)
             for name in SHIPPED_FILES:
                 copy, shipped = os.path.join(submitted, name), os.path.join(release, name)
                 if os.path.isfile(copy) and os.path.isfile(shipped) and filecmp.cmp(copy, shipped, shallow=False):
@@ -174,6 +182,9 @@ def copy_owned(src: str, dest: str, owner: int, coursedir, log) -> list:
             relative = os.path.relpath(entry.path, src)
             if any(fnmatch.fnmatch(entry.name, pattern) for pattern in coursedir.ignore):
                 continue
+            if depth == 0 and entry.name in WRITTEN_BY_COLLECT:
+                leave_out(relative, "collect writes this file itself (the time it saw the submission)")
+                continue
             try:
                 why = refusal(entry, owner, depth, budget, coursedir.max_file_size * 1000)
                 if not why and entry.is_dir(follow_symlinks=False):
@@ -181,6 +192,8 @@ def copy_owned(src: str, dest: str, owner: int, coursedir, log) -> list:
                     walk(entry.path, os.path.join(target, entry.name), depth + 1)
                 elif not why:
                     copy_file(entry.path, os.path.join(target, entry.name), budget)
+            except PermissionError:  # its owner took away the read permission
+                why = "it could not be read (permission denied)"
             except OSError as err:  # swapped for a link or removed while collect looked at it
                 why = f"it changed while it was collected ({type(err).__name__})"
             if why:

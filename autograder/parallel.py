@@ -335,7 +335,8 @@ def cluster_problem(err: Exception, doing: str) -> MachineProblem:
         return err
     said = str(err).splitlines()[0][:300] if str(err) else ""
     return MachineProblem(f"the Dask cluster could not {doing} ({type(err).__name__}: {said}). Start the scheduler "
-                          "and every worker in the kit's folder with PYTHONPATH set to it (README)")
+                          "and every worker from an environment where the kit is installed (the kit's .venv, or "
+                          "`pip install -e` the kit), or with PYTHONPATH set to the kit's folder (README)")
 
 
 def on_dask(submissions, sandbox: str, scheduler: str, bar, security=None):

@@ -70,16 +70,20 @@ def probe_items(values: dict) -> data.ImageSet:
 @torch.no_grad()
 def lesson_answers(vae, items) -> dict:
     """Ex3's values, Ex4's grid and the diagnoses' ingredients (each category's 20-item mean mu and logvar, first
-    item's mu, 50-item centre), float32 as a student's notebook computes them, as float64 arrays."""
+    item's mu, mean mu of its first k items for every k, 50-item centre), float32 as a student's notebook computes
+    them, as float64 arrays."""
     values = {f"ex3.{k}": v for k, v in solutions.ex3_arithmetic(vae, items).items()}
-    means, logvars, firsts = [], [], []
+    means, logvars, firsts, prefixes = [], [], [], []
     for category in range(10):
         mu, logvar = vae.encode(solutions.get_items_by_category(items, category, n=lesson.EX3_N_SAMPLES))
         means.append(mu.mean(0))
         logvars.append(logvar.mean(0))
         firsts.append(mu[0])
+        every = vae.encode(solutions.get_items_by_category(items, category, n=PROBE_PER_CATEGORY))[0]
+        prefixes.append(torch.stack([every[:k].mean(0) for k in range(1, PROBE_PER_CATEGORY + 1)]))
     values.update({"category_mean_mu": torch.stack(means), "category_mean_logvar": torch.stack(logvars),
-                   "category_first_mu": torch.stack(firsts)})
+                   "category_first_mu": torch.stack(firsts),
+                   "category_prefix_mean_mu": torch.stack(prefixes)})  # [c, k-1]: mean mu of the first k items
     values["category_centre_mu"] = torch.cat([solutions.category_mean_mu(vae, items, c, lesson.EX5_EXAMPLE_CENTER_N)
                                               for c in range(10)])
     values["ex4.decoded_grid"] = solutions.ex4_grid(vae)

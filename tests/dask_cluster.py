@@ -35,9 +35,9 @@ def dask_cluster(folder: Path, worker_envs=({}, {}), scheduler_env=None):
     flags = cluster.dask_flags(certificates)
     scheduler_file = folder / "scheduler.json"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
-           "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
+           "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", **cluster.NO_HTTP}
     processes = [subprocess.Popen([bin_dir / "dask", "scheduler", "--protocol", "tls", "--host", "127.0.0.1",
-                                   "--port", "0", "--no-dashboard", "--scheduler-file", scheduler_file, *flags],
+                                   "--port", "0", "--scheduler-file", scheduler_file, *flags],
                                   cwd=ROOT, env={**env, **(scheduler_env or {})},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
@@ -48,7 +48,7 @@ def dask_cluster(folder: Path, worker_envs=({}, {}), scheduler_env=None):
         address = json.loads(scheduler_file.read_text())["address"]
         for extra in worker_envs:
             processes.append(subprocess.Popen([bin_dir / "dask", "worker", address, "--nthreads", "1",
-                                               "--no-dashboard", "--host", "127.0.0.1", *flags], cwd=ROOT,
+                                               "--host", "127.0.0.1", *flags], cwd=ROOT,
                                               env={**env, **extra}, stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL))
         from distributed import Client

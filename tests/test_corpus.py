@@ -4,6 +4,7 @@ The corpus is written at test time from its spec (tools/corpus.py) and graded on
 a subprocess, as an instructor would run it. Expected points follow from course_config.CHECK_POINTS.
 """
 import json
+import re
 import subprocess
 import sys
 
@@ -61,3 +62,34 @@ def test_feedback_pictures_are_written(graded):
 def test_cli_prints_a_table_per_submission(graded):
     assert f"passes_all.ipynb: {TOTAL:g} / {TOTAL:g}" in graded["stdout"]
     assert "[FAIL] orientation (0/1): The grid is upside down" in graded["stdout"]
+
+
+def _fixed_words(template: str) -> str:
+    """The longest stretch of a diagnosis message without a blank to fill: what any filled-in message contains."""
+    return max(re.split(r"\{[^}]*\}", template), key=len).strip()
+
+
+# Sample submissions that make a catalogued mistake besides the one they are named after.
+ALSO_MADE_BY = {"ex4_upside_down": {"one_mistake_per_exercise"},
+                "ex3_direction_reversed": {"one_mistake_per_exercise", "ex3_right_value_other_route"}}
+# The sample named ex3_wrong_categories averages the wrong category, which the averages' own check names
+# ("is the average of Bag (8) items"); the catalogued mistake (a direction between two other means) is in
+# tests/test_diagnoses.py.
+MADE_BY_NONE = {"ex3_wrong_categories"}
+
+
+def test_each_diagnosis_is_told_for_its_mistake_and_for_no_other_submission(graded):
+    """Both ways: a diagnosis reaches the submission named after its mistake, and no other sample submission
+    (an honest variant, another mistake) is told a cause it did not make."""
+    from autograder.diagnoses import CATALOGUE, CHECK_DIAGNOSES
+
+    templates = {d.name: d.message for d in CATALOGUE} | CHECK_DIAGNOSES
+    told = {name: " ".join(t["output"] for t in result["tests"]) for name, result in graded["results"].items()}
+    wrong = {}
+    for diagnosis, template in templates.items():
+        words = _fixed_words(template)
+        expected = ({diagnosis} & set(EXPECTED) - MADE_BY_NONE) | ALSO_MADE_BY.get(diagnosis, set())
+        got = {name.removesuffix(".ipynb") for name, text in told.items() if words in text}
+        if got != expected:
+            wrong[diagnosis] = {"told to": sorted(got), "made by": sorted(expected)}
+    assert wrong == {}

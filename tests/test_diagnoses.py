@@ -89,6 +89,8 @@ def ex3_case(correct, vae, test_set, mistake):
             c["z_result"] = mean(5, 1) + correct["boot_direction"]
         elif mistake == "ex3_logvar_result":
             c["z_result"] = mean(5, part=1) + mean(9, part=1) - mean(7, part=1)
+        elif mistake == "ex3_direction_twice":
+            c["z_result"] = correct["z_sandal_avg"] + 2 * correct["boot_direction"]
         elif mistake == "ex3_direction_only":
             c["z_result"] = correct["boot_direction"]
     if EX3[mistake][0] == {"boot_direction"}:  # the student then adds their own direction to the sandal
@@ -107,6 +109,7 @@ EX3 = {  # mistake -> (checks it must fail, words its message must contain)
     "ex3_single_sandal": ({"z_result"}, "single sandal"),
     "ex3_logvar_result": ({"z_result"}, "from logvar"),
     "ex3_direction_only": ({"z_result"}, "just boot_direction"),
+    "ex3_direction_twice": ({"z_result"}, "adds boot_direction twice"),
 }
 
 
@@ -131,6 +134,13 @@ def own_inputs_case(correct, vae, test_set, case):
             averages["z_sandal_avg"] = mean(5, n=5)
         elif case == "sandal_from_the_wrong_label":
             averages["z_sandal_avg"] = mean(7)
+        elif case == "forty_items_everywhere":  # n_samples = 40
+            averages = {"z_sneaker_avg": mean(7, n=40), "z_ankle_boot_avg": mean(9, n=40), "z_sandal_avg": mean(5, n=40)}
+        elif case == "sampled_everywhere":  # the right 20 items, through the encoder's sampling instead of mu
+            torch.manual_seed(0)
+            averages = {name: vae.reparameterize(*vae.encode(solutions.get_items_by_category(test_set, cat, 20)))
+                        .mean(0, keepdim=True) for name, cat in (("z_sneaker_avg", 7), ("z_ankle_boot_avg", 9),
+                                                                 ("z_sandal_avg", 5))}
     direction = averages["z_ankle_boot_avg"] - averages["z_sneaker_avg"]
     result = averages["z_sandal_avg"] + direction
     if case == "right_value_other_route":  # direction the other way round, subtracted to compensate
@@ -142,9 +152,11 @@ def own_inputs_case(correct, vae, test_set, case):
 OWN_INPUTS = {  # a value equal to the reference never loses points; one deviation costs its own step once
     "right_value_other_route": ({"boot_direction"}, "points the wrong way"),
     "other_items_everywhere": ({"boot_direction"}, "you averaged other items than the first 20"),
-    "other_sandal_items": ({"z_result"}, "`z_sandal_avg` is not the mean mu of the first 20 Sandal items"),
+    "other_sandal_items": ({"z_result"}, "`z_sandal_avg` is the mean mu of the first 5 Sandal items"),
     "sandal_from_the_wrong_label": ({"z_result"}, "`z_sandal_avg` is the average of Sneaker (7) items"),
     "all_right": (set(), ""),
+    "sampled_everywhere": ({"boot_direction"}, "built from sampled z"),
+    "forty_items_everywhere": ({"boot_direction"}, "is the mean mu of the first 40 Sneaker items of the test set"),
 }
 
 
@@ -156,6 +168,23 @@ def test_a_result_right_for_the_students_own_direction_says_why_it_passed(tmp_pa
     assert isinstance(outcome["z_result"], PassedWith)
     assert "your `z_sandal_avg` + your `boot_direction`" in outcome["z_result"]
     assert "costs once" in outcome["z_result"]
+
+
+def test_averages_over_the_wrong_axis_cost_the_shapes_point_and_their_step_once(tmp_path, ref, vae, test_set):
+    """`.mean(dim=1)` gives one number per image, (20,): the shapes point and boot_direction (the step built on the
+    averages) are lost, each naming the axis; z_result, the right arithmetic on the student's own values, passes."""
+    with torch.no_grad():
+        averages = {name: vae.encode(solutions.get_items_by_category(test_set, label, 20))[0].mean(dim=1)
+                    for name, label in (("z_sneaker_avg", 7), ("z_ankle_boot_avg", 9), ("z_sandal_avg", 5))}
+    direction = averages["z_ankle_boot_avg"] - averages["z_sneaker_avg"]
+    outcome = grade(tmp_path, ref, "ex3_arithmetic", {**averages, "boot_direction": direction,
+                                                      "z_result": averages["z_sandal_avg"] + direction})
+    assert failed(outcome) == {"shapes", "boot_direction"}
+    assert ".mean(dim=1)" in outcome["shapes"] and ".mean(dim=1)" in outcome["boot_direction"]
+    assert isinstance(outcome["z_result"], PassedWith) and "charged above, once" in outcome["z_result"]
+    wrong = grade(tmp_path, ref, "ex3_arithmetic", {**averages, "boot_direction": direction,
+                                                    "z_result": averages["z_sandal_avg"] - direction})
+    assert failed(wrong) == {"shapes", "boot_direction", "z_result"}  # a wrong step on own values still costs
 
 
 def test_a_right_result_passes_without_a_word(tmp_path, ref, correct):
@@ -187,6 +216,20 @@ def ex4_case(correct, vae, mistake):
             codes[..., 2:] = 1.0
             grid = vae.decode(codes.reshape(-1, 32)).reshape(10, 10, 28, 28)
             z[0, 2:] = 1.0
+        elif mistake == "ex4_other_pair_of_dims":  # z[0, 1] = d1_val, z[0, 2] = d2_val: the grid over dims 1, 2
+            codes = solutions.ex4_grid_latents()[..., [31, 0, 1, *range(2, 31)]]
+            grid = vae.decode(codes.reshape(-1, 32)).reshape(10, 10, 28, 28)
+            z = torch.tensor([[0.0, 3.0, -3.0] + [0.0] * 29])
+        elif mistake == "ex4_other_pair_upside_down":
+            codes = solutions.ex4_grid_latents()[..., [31, 0, 1, *range(2, 31)]]
+            grid = vae.decode(codes.reshape(-1, 32)).reshape(10, 10, 28, 28).flip(0)
+            z = torch.tensor([[0.0, 3.0, -3.0] + [0.0] * 29])
+        elif mistake == "ex4_decoder_fc_outputs":
+            grid = vae.decoder_fc(solutions.ex4_grid_latents().reshape(-1, 32)).reshape(10, 10, 3136)
+        elif mistake == "ex4_double_sigmoid":
+            grid = torch.sigmoid(grid)
+        elif mistake == "ex4_double_sigmoid_upside_down":
+            grid = torch.sigmoid(grid).flip(0)
         elif mistake == "ex4_wrong_range":
             grid = solutions.ex4_grid(vae, grid_range=(-2.0, 2.0))
             z = torch.tensor([[2.0, -2.0] + [0.0] * 30])
@@ -206,6 +249,12 @@ EX4 = {
     # one mistake costs once: the orientation is judged on the student's own grid (their range, their other dims)
     "ex4_other_dims_not_zero": ({"cells"}, "other 30 dims must be 0"),
     "ex4_wrong_range": ({"cells"}, "does not span -3 to +3"),
+    "ex4_other_pair_of_dims": ({"cells"}, "The grid varies latent dims 1 (columns) and 2 (rows)"),
+    "ex4_other_pair_upside_down": ({"cells", "orientation"}, "grid over dims 1 and 2 from -3 to +3: it is upside down"),
+    # a pixel-scale mistake costs the pixel point only: the images and their orientation are still judged
+    "ex4_double_sigmoid": ({"pixel_scale"}, "through another increasing map"),
+    "ex4_decoder_fc_outputs": ({"shape", "pixel_scale", "cells", "orientation"}, "decoder's first layer, decoder_fc"),
+    "ex4_double_sigmoid_upside_down": ({"pixel_scale", "orientation"}, "upside down"),
     "ex4_pixels_0_255": ({"pixel_scale"}, "0-255 scale"),
     "ex4_wrong_image_shape": ({"shape"}, "only this format point is lost"),
     "ex4_wrong_grid_size": ({"shape", "pixel_scale", "cells", "orientation"}, "10 rows by 10 columns"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import parallel
+from autograder import cluster as kit_cluster, parallel
 from tests import dask_cluster as cluster
 from tools import corpus
 
@@ -168,15 +168,18 @@ def test_a_batch_stopped_with_sigterm_leaves_no_scratch_gradebook_or_box(submiss
     assert left == []
 
 
-def test_a_scheduler_started_outside_the_kit_stops_the_batch_with_the_fix(submissions, tmp_path):
-    """The scheduler unpickles the kit's tasks: without the kit on its path it cannot, and the CLI says what to do
-    (exit 3), instead of a traceback."""
-    with cluster.dask_cluster(tmp_path, scheduler_env={"PYTHONPATH": ""}) as running:
+def test_a_scheduler_without_the_kit_stops_the_batch_with_the_fix(submissions, tmp_path):
+    """The scheduler unpickles the kit's tasks: from an environment without the kit (here: one whose `autograder`
+    cannot be imported) it cannot, and the CLI says what to do (exit 3), instead of a traceback."""
+    elsewhere = tmp_path / "another_environment" / "autograder"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "__init__.py").write_text('raise ImportError("no Latent Lab kit in this environment")\n')
+    with cluster.dask_cluster(tmp_path, scheduler_env={"PYTHONPATH": str(elsewhere.parent)}) as running:
         run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(submissions), "--quiet", "--json",
                               str(tmp_path / "r.json"), *running.options], cwd=ROOT, capture_output=True,
                              text=True, timeout=600)
     assert run.returncode == 3, run.stderr[-3000:]
-    assert "PYTHONPATH set to it" in run.stderr and "Traceback" not in run.stderr
+    assert "where the kit is installed" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_only_the_holder_of_the_kits_certificate_can_use_the_cluster(submissions, tmp_path, dask_cluster):
@@ -220,5 +223,42 @@ def test_the_readmes_cluster_recipe_is_the_one_tested():
     readme = (ROOT / "README.md").read_text()
     commands = [line for line in readme.splitlines() if re.search(r"bin/dask (scheduler|worker) ", line)]
     assert len(commands) == 2
-    assert all("--no-dashboard" in line and "$CERTS" in line for line in commands), commands
+    assert all("$NO_HTTP" in line and "$CERTS" in line for line in commands), commands
     assert "--protocol tls" in commands[0] and "tls://" in commands[1]
+    assert f'NO_HTTP="{" ".join(kit_cluster.NO_HTTP_FLAGS)}"' in readme
+    assert "export " + " ".join(f"{k}='{v}'" for k, v in kit_cluster.NO_HTTP.items()) in readme
+
+
+def test_a_cluster_started_as_the_readme_says_serves_no_http(tmp_path):
+    """No dashboard, no /info pages with logs and call stacks, nothing on another interface: a scheduler started
+    with the kit's flags and settings answers no HTTP request, even on loopback."""
+    import urllib.error
+    import urllib.request
+
+    port = _free_port()
+    env = {**os.environ, **kit_cluster.NO_HTTP, "PYTHONPATH": str(ROOT)}
+    flags = [f if f != "127.0.0.1:0" else f"127.0.0.1:{port}" for f in kit_cluster.NO_HTTP_FLAGS]
+    scheduler = subprocess.Popen([Path(sys.executable).parent / "dask", "scheduler", "--host", "127.0.0.1", "--port",
+                                  "0", *flags], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        codes = {}
+        for path in ("/info/main/logs.html", "/info/main/workers.html", "/metrics", "/status", "/json/identity.json"):
+            for _ in range(120):  # bounded: the scheduler listens within seconds
+                try:
+                    codes[path] = urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).status
+                    break
+                except urllib.error.HTTPError as err:
+                    codes[path] = err.code
+                    break
+                except OSError:
+                    time.sleep(0.5)
+        assert codes == dict.fromkeys(codes, 404) and len(codes) == 5, codes
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

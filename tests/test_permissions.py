@@ -122,7 +122,7 @@ def test_collect_takes_each_students_own_files_as_data_at_the_time_it_saw_them(s
     made = [shell(BOB, f"mkdir '{inbound}/{bob}' && cp ~/{A}/{A}.ipynb '{inbound}/{bob}/' && "
                        f"ln -s '{solutions}' '{inbound}/{bob}/solutions.txt' && mkfifo '{inbound}/{bob}/pipe' && "
                        f"echo 5ecret > '{inbound}/{bob}/submission_secret.txt' && "
-                       f"echo '<p>mine</p>' > '{inbound}/{bob}/{A}.html' && "
+                       f"echo '<p>mine</p>' > '{inbound}/{bob}/{A}.html' && mkdir '{inbound}/{bob}/timestamp.txt' && "
                        f"mkdir '{inbound}/{BOB}+{A}+not-a-date+odd00000' && "
                        f"mkdir '{inbound}/{BOB}+{A}+2026-06-01 00:00:00 UTC+x+y+z' && "
                        f"mkdir \"{inbound}/$(printf '{ALICE}\\n+{A}+2026-06-03 00:00:00.000000 UTC+newline0')\" && "
@@ -150,6 +150,8 @@ def test_collect_takes_each_students_own_files_as_data_at_the_time_it_saw_them(s
                                                                         "submission_secret.txt",
                                                                         "latent_lab_collect.json"])
     assert (submitted[ALICE] / "timestamp.txt").read_text().startswith(str(datetime.date.today().year))
+    assert (submitted[BOB] / "timestamp.txt").is_file()  # bob's folder of that name: left out, never in the way
+    assert "'timestamp.txt': collect writes this file itself" in collect.stderr
 
     run(site, INSTRUCTOR, "-m", "nbgrader", "autograde", A, cwd=course)
     scores = run(site, INSTRUCTOR, "-c", "from nbgrader.api import Gradebook\nwith Gradebook('sqlite:///gradebook.db') "

@@ -72,6 +72,10 @@ SUBMISSIONS = {
     "ex3_direction_reversed": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                                         "boot_direction = z_sneaker_avg - z_ankle_boot_avg")],
                                {"ex3_arithmetic": {"boot_direction"}}, "points the wrong way"),
+    "ex3_averages_over_dim1": ([replace("ex3_arithmetic", f"encode_to_mu({name}_imgs).mean(dim=0, keepdim=True)",
+                                        f"encode_to_mu({name}_imgs).mean(dim=1)")
+                                for name in ("sneaker", "ankle_boot", "sandal")],
+                               {"ex3_arithmetic": {"shapes", "boot_direction"}}, ".mean(dim=1)"),
     "ex3_wrong_base": ([replace("ex3_arithmetic", "z_result = z_sandal_avg + boot_direction",
                                 "z_result = z_sneaker_avg + boot_direction")],
                        {"ex3_arithmetic": {"z_result"}}, "adds the direction to the average Sneaker"),
@@ -98,10 +102,10 @@ SUBMISSIONS = {
                                              "z_result = z_sandal_avg - boot_direction")],
                                     {"ex3_arithmetic": {"boot_direction"}}, "points the wrong way"),
     "ex3_other_items": ([replace("ex3_arithmetic", "n_samples = 20", "n_samples = 40")],
-                        {"ex3_arithmetic": {"boot_direction"}}, "you averaged other items"),
+                        {"ex3_arithmetic": {"boot_direction"}}, "is the mean mu of the first 40"),
     "ex3_other_sandal_items": ([replace("ex3_arithmetic", "get_items_by_category(test_dataset, 5, n=n_samples)",
                                         "get_items_by_category(test_dataset, 5, n=5)")],
-                               {"ex3_arithmetic": {"z_result"}}, "you averaged other items"),
+                               {"ex3_arithmetic": {"z_result"}}, "is the mean mu of the first 5 Sandal items"),
     # Ex4 mistakes
     "ex4_upside_down": ([replace("ex4_grid", "for d2_val in reversed(grid_range):", "for d2_val in grid_range:")],
                         {"ex4_grid": {"orientation"}}, "upside down"),

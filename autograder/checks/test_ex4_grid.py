@@ -9,14 +9,17 @@ import numpy as np
 import course_config as cfg
 from reference import lesson
 from autograder import contract
-from autograder.compare import CheckFailed, as_array, error_report, is_close, read_once
-from autograder.diagnoses import diagnose
+from autograder.compare import CheckFailed, PassedBecause, as_array, error_report, is_close, read_once
+from autograder.diagnoses import diagnose, varied_dims
 
 CELL = "ex4_grid"
 N = lesson.EX4_GRID_SIZE
 LATENT_DIM = lesson.VAE_RECIPE["latent_dim"]
 SIDE = 28
+DECODER_FC = 64 * 7 * 7  # what model.decoder_fc(z) gives, before the transposed convolutions make the image
 MAX_PADDING = 4  # torchvision's make_grid pads 2 pixels by default
+MONOTONE_MIN_CORRELATION = 0.9  # a grid's pixels through an increasing map still correlate this well with them
+MONOTONE_MAX_FALL = 0.02  # of the grid's pixel range: how far its pixels may fall, in the order of the decoder's
 
 
 def _images(array: np.ndarray):
@@ -64,6 +67,10 @@ def _raw_grid(student) -> np.ndarray:
     """The student's grid as (rows, cols, 28, 28) on their own pixel scale; CheckFailed when none can be read."""
     array = as_array(student.get("decoded_grid"), "decoded_grid")
     grid = _images(array) if array.size else None
+    if grid is None and array.size and array.shape[-1] == DECODER_FC:
+        raise CheckFailed(f"decoded_grid holds the output of the decoder's first layer, decoder_fc ({DECODER_FC} = "
+                          f"64x7x7 numbers per cell, shape {tuple(array.shape)}), not images: model.decode(z) runs "
+                          "the whole decoder and returns the 28x28 image.")
     if grid is None and array.size and array.shape[-1] == LATENT_DIM:
         raise CheckFailed(f"decoded_grid holds latent codes ({LATENT_DIM} numbers per cell, shape "
                           f"{tuple(array.shape)}), not images: decode each z with model.decode(z) and keep the image.")
@@ -119,6 +126,27 @@ def test_pixel_scale(student, reference):
     grid = raw_grid(student)
     require_decoded_cells(student, reference)
     contract.pixel_scale(grid, cfg.PIXEL_SCALE_MAX)
+    got, expected = student_grid(student), reference["ex4.decoded_grid"]
+    if got.shape[:2] == (N, N) and not any(is_close(a, expected, cfg.IMAGE_TOLERANCE) for a in _arrangements(got)) \
+            and any(same_images(a, expected) for a in _arrangements(got)):
+        raise CheckFailed(f"decoded_grid's pixels run from {got.min():.3g} to {got.max():.3g}: they are the decoded "
+                          "images through another increasing map (a second sigmoid, a rescale), not the decoder's "
+                          "own values, which run from about 0 to 1. Keep model.decode(z)'s output as it is.")
+
+
+def same_images(got: np.ndarray, candidate: np.ndarray) -> bool:
+    """got shows candidate's images, its pixels through one increasing map (a rescale, a second sigmoid): a
+    pixel-scale mistake, charged once in test_pixel_scale, never a reason to say the images are not there."""
+    if got.shape != candidate.shape:
+        return False
+    if is_close(got, candidate, cfg.IMAGE_TOLERANCE):
+        return True
+    x, y = candidate.reshape(-1), got.reshape(-1)
+    if y.std() < cfg.DECODED_MIN_CONTRAST or np.corrcoef(x, y)[0, 1] < MONOTONE_MIN_CORRELATION:
+        return False  # cheap first: a wrong arrangement or another grid is far from this
+    in_order = y[np.argsort(x, kind="stable")]  # got's pixels in the order of candidate's: never falling, if one map
+    fall = (np.maximum.accumulate(in_order) - in_order).max()
+    return bool(fall <= MONOTONE_MAX_FALL * np.ptp(y))
 
 
 def _arrangements(grid):
@@ -140,6 +168,8 @@ def test_cells(student, reference):
     if got.shape[:2] != (N, N):
         raise CheckFailed(_wrong_size(got))
     if not any(is_close(a, expected, cfg.IMAGE_TOLERANCE) for a in _arrangements(got)):
+        if any(same_images(a, expected) for a in _arrangements(got)):
+            raise PassedBecause("The right 100 images, on another pixel scale (charged once, in pixel_scale).")
         context = {"reference": reference, "last_code": _last_code(student)}
         found = diagnose("ex4.decoded_grid", got, context, cfg.IMAGE_TOLERANCE)
         raise CheckFailed(found or f"decoded_grid's images are not the decoded grid over dims 0 and 1 from -3 to +3 "
@@ -151,27 +181,28 @@ def _last_code(student):
     return last.array if last is not None and last.kind == "array" and last.array.size == 32 else None
 
 
-def _grid_over(reference, rows, cols, low, high, base) -> np.ndarray:
-    """Reference decodes of a rows x cols grid over [low, high] in dims 0 (columns) and 1 (rows, top = high),
-    every other dim as in `base`."""
+def _grid_over(reference, rows, cols, low, high, base, dims=lesson.EX4_DIMS) -> np.ndarray:
+    """Reference decodes of a rows x cols grid over [low, high] in dims[0] (columns) and dims[1] (rows, top =
+    high), every other dim as in `base`."""
     codes = np.tile(base.reshape(1, 1, 32), (rows, cols, 1))
-    codes[..., lesson.EX4_DIMS[0]] = np.linspace(low, high, cols)[None, :]
-    codes[..., lesson.EX4_DIMS[1]] = np.linspace(high, low, rows)[:, None]
+    codes[..., dims[0]] = np.linspace(low, high, cols)[None, :]
+    codes[..., dims[1]] = np.linspace(high, low, rows)[:, None]
     return reference.decode(codes.reshape(-1, 32)).reshape(rows, cols, SIDE, SIDE)
 
 
 def _layouts(student):
-    """(low, high, base): the required range with other dims 0, then what the student's last code shows (the
-    skeleton's loop ends at dim 0 high, dim 1 low): their range, and their other dims."""
-    yield (*lesson.EX4_GRID_RANGE, np.zeros(32))
+    """(low, high, base, dims): the required range with other dims 0, then what the student's last code shows:
+    their range, their other dims, or the two other dims they varied."""
+    yield (*lesson.EX4_GRID_RANGE, np.zeros(32), lesson.EX4_DIMS)
     z = _last_code(student)
     if z is None:
         return
     z = z.reshape(-1)
-    a, b = z[list(lesson.EX4_DIMS)]
+    dims = varied_dims(z) or lesson.EX4_DIMS
+    a, b = z[list(dims)]
     for low, high in {lesson.EX4_GRID_RANGE, (min(a, b), max(a, b)), (-max(abs(a), abs(b)), max(abs(a), abs(b)))}:
         if high > low:
-            yield low, high, z
+            yield low, high, z, dims
 
 
 ARRANGEMENT_NAMES = [(lambda g: g[::-1], "it is upside down: row 0 must be dim 1 at its largest (the top of the plot)"),
@@ -188,13 +219,13 @@ def test_orientation(student, reference):
             raise CheckFailed(diagnose("ex4.decoded_grid", got, {"reference": reference}, cfg.IMAGE_TOLERANCE))
         return
     rows, cols = got.shape[:2]
-    for low, high, base in _layouts(student):
-        own = _grid_over(reference, rows, cols, low, high, base)
-        if is_close(got, own, cfg.IMAGE_TOLERANCE):
-            return  # the right layout; the cells check says what else is wrong
+    for low, high, base, dims in _layouts(student):
+        own = _grid_over(reference, rows, cols, low, high, base, dims)
+        if same_images(got, own):
+            return  # the right layout; the cells and pixel checks say what else is wrong
         for arrange, name in ARRANGEMENT_NAMES:
-            candidate = arrange(own)
-            if candidate.shape == got.shape and is_close(got, candidate, cfg.IMAGE_TOLERANCE):
-                raise CheckFailed(f"Judged on your {rows}x{cols} grid over {low:g} to {high:+g}: {name}.")
+            if same_images(got, arrange(own)):
+                raise CheckFailed(f"Judged on your {rows}x{cols} grid over dims {dims[0]} and {dims[1]} from "
+                                  f"{low:g} to {high:+g}: {name}.")
     raise CheckFailed("Orientation can only be judged on a grid the grader recognises: the required one, or one "
-                      "over dims 0 and 1 of your own size and range (see the check above).")
+                      "of your own size, range and pair of dims (see the check above).")
