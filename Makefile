@@ -17,7 +17,7 @@ demo: data sandbox
 test: data sandbox browser hub/node_modules/.installed lint
 	$(PY) -m pytest -q tests
 
-# The edit-test loop: everything but the `slow` tests (the 44-notebook corpus, the hostile battery, workers and Dask,
+# The edit-test loop: everything but the `slow` tests (the 45-notebook corpus, the hostile battery, workers and Dask,
 # the nbgrader autograde path, the hub in a browser, permissions as Unix users, regrade).
 test-fast: data sandbox lint
 	$(PY) -m pytest -q tests -m "not slow"
