@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import nbformat
+import nbgrader
 from nbconvert.exporters import NotebookExporter
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
 from nbgrader.utils import compute_checksum
@@ -204,6 +205,12 @@ class UseWorkerResult(GradeInSandbox):
 
     def grade(self, nb, resources) -> executor.Graded:
         return self.results.pop(resources["nbgrader"]["student"])
+
+
+# The templates nbgrader's HTML pages are looked up in (feedback, formgrader): the kit's own first, for what it
+# replaces (mathjax.html.j2: no CDN), then nbgrader's, which both set for themselves only when this is unset.
+HTML_TEMPLATES = [str(Path(__file__).parent / "templates" / "nbconvert"),
+                  str(Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates")]
 
 
 def quiet_formgrader_dialogs() -> None:

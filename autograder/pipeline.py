@@ -24,6 +24,7 @@ from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
 import course_config as cfg
+from autograder import nbgrader_steps
 from autograder.nbgrader_steps import (
     ClearHiddenTestsForFeedback, ForgetUnknownGradeCells, GradeInSandbox, RestoreCells, SubmissionReader,
     read_submission,
@@ -54,6 +55,7 @@ FEEDBACK = [
 ]
 SETTINGS = Config({
     "RestoreCells": {"add_missing_cells": True},  # a deleted test cell comes back (and grades), never a lost grade
+    "HTMLExporter": {"extra_template_basedirs": nbgrader_steps.HTML_TEMPLATES},  # feedback, formgrader: no MathJax CDN
 })
 # What `nbgrader generate_assignment` records of the source before it releases it (OverwriteCells restores from it).
 RECORD = GenerateAssignment.class_traits()["preprocessors"].default()

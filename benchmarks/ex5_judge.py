@@ -312,30 +312,48 @@ def table(results, reference, markdown):
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) for r in rows)
 
 
-def contact_sheets(experiments, reference, folder):
-    """One PNG per category and kind: each experiment's decoded images on one row (at most 30 shown)."""
+def sheet_name(target, kind):
+    return f"{target}_{lesson.CATEGORY_NAMES[target].replace('/', '-')}_{kind}.png"
+
+
+def contact_sheet(group, reference, path):
+    """Each experiment's decoded images on one row (at most 30 shown), in the order given."""
     from PIL import Image
 
+    rows = [reference.decode(np.concatenate(list(e.latents.values())).astype(np.float64))[:30] for e in group]
+    canvas = np.ones((30 * len(rows), 30 * 30))
+    for i, images in enumerate(rows):
+        for j, image in enumerate(images):
+            canvas[30 * i:30 * i + 28, 30 * j:30 * j + 28] = image
+    Image.fromarray((canvas * 255).astype(np.uint8)).save(path)
+
+
+def contact_sheets(experiments, reference, folder):
+    """One PNG per category and kind (honest, dishonest)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     groups = {}
     for e in experiments:
         groups.setdefault((e.target, e.honest), []).append(e)
     for (target, honest), group in groups.items():
-        rows = [reference.decode(np.concatenate(list(e.latents.values())).astype(np.float64))[:30] for e in group]
-        canvas = np.ones((30 * len(rows), 30 * 30))
-        for i, images in enumerate(rows):
-            for j, image in enumerate(images):
-                canvas[30 * i:30 * i + 28, 30 * j:30 * j + 28] = image
-        name = f"{target}_{lesson.CATEGORY_NAMES[target].replace('/', '-')}_{'honest' if honest else 'dishonest'}.png"
-        Image.fromarray((canvas * 255).astype(np.uint8)).save(folder / name)
+        contact_sheet(group, reference, folder / sheet_name(target, "honest" if honest else "dishonest"))
+
+
+def failure_sheets(results, reference, folder):
+    """One PNG per category of the experiments the check got wrong (honest failed first, then dishonest passed), in
+    the order --failures lists them: what a person looks at to tell whether a failed honest one is still the
+    category."""
+    for c in sorted(results):
+        wrong = [experiment for experiment, _ in results[c]["wrong"]]
+        if wrong:
+            contact_sheet(wrong, reference, Path(folder) / sheet_name(c, "wrong"))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed-set", choices=sorted(SEED_SETS), default="held-out")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown (for the README)")
-    parser.add_argument("--png", metavar="DIR", help="also save contact sheets of the decoded experiments here")
+    parser.add_argument("--png", metavar="DIR", help="also save contact sheets of the decoded experiments here, and of those the check got wrong")
     parser.add_argument("--failures", action="store_true", help="list every experiment the check got wrong")
     parser.add_argument("--json", metavar="FILE", help="also write every experiment's verdict and the table here")
     args = parser.parse_args()
@@ -348,6 +366,8 @@ def main() -> int:
     if args.png:
         contact_sheets(experiments, reference, args.png)
     results = run(experiments, reference)
+    if args.png:
+        failure_sheets(results, reference, args.png)
     print(table(results, reference, args.markdown))
     if args.json:
         Path(args.json).write_text(json.dumps(as_json(experiments, results, reference), indent=1))

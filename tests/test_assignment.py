@@ -3,11 +3,13 @@ import csv
 import inspect
 import re
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
 import torch
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 import course_config as cfg
 from reference import lesson
@@ -287,6 +289,39 @@ def test_math_is_only_in_the_lessons_own_text():
             assert not MATH.search(cell.source), (roles["grade_id"], MATH.search(cell.source).group(0))
 
 
+def fetched_from_other_hosts(page: str) -> list:
+    """What an HTML page's scripts, styles, images and frames load from another host."""
+    return re.findall(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=[\"']?((?:https?:)?//[^\"' >]+)", page)
+
+
+@pytest.mark.parametrize("template", ["feedback", "formgrade"])
+def test_nbgraders_pages_load_nothing_from_a_cdn(template):
+    """generate_feedback's page and formgrader's view of a submission, rendered with the kit's settings: nbconvert's
+    MathJax from cdnjs is replaced (a hub without internet cannot reach it, and it would tell a third party of every
+    page); the lesson's formulas are MathML."""
+    from nbconvert.exporters import HTMLExporter
+
+    from autograder import pipeline
+
+    nbgraders_own = pipeline.SETTINGS.HTMLExporter.extra_template_basedirs[1:]
+    bootstrap = Path(nbgraders_own[0]).parent / "static" / "node_modules" / "bootstrap" / "dist" / "css"
+    resources = {"nbgrader": {"notebook": cfg.ASSIGNMENT_ID, "score": 12, "max_score": 12, "late_penalty": 0}, "index": 0, "total": 1, "base_url": "",
+                 "student": "ada", "first_name": "Ada", "last_name": "L"}  # what nbgrader passes each template
+
+    lesson_text = nbformat.read(SOURCE, 4)
+    for cell in lesson_text.cells:  # the lesson's text is what matters here, not the scores nbgrader adds to cells
+        cell.metadata.pop("nbgrader", None)
+
+    def render(settings):
+        settings.HTMLExporter.update(template_name=template, extra_template_paths=[str(bootstrap)])
+        return HTMLExporter(config=settings).from_notebook_node(lesson_text, resources=resources)[0]
+
+    page = render(Config(pipeline.SETTINGS))
+    unconfigured_page = render(Config({"HTMLExporter": {"extra_template_basedirs": nbgraders_own}}))
+    assert any("mathjax" in url for url in fetched_from_other_hosts(unconfigured_page))  # what the kit replaces
+    assert fetched_from_other_hosts(page) == []
+
+
 def test_feedback_renders_math_and_hints_in_a_browser_with_no_network(workflow):
     """The feedback page as a student opens it on an offline hub (Chromium, every host unreachable): the lesson's
     formulas are drawn as MathML (no MathJax from a CDN needed), hints are collapsible sections, no raw `$...$`."""
@@ -295,6 +330,8 @@ def test_feedback_renders_math_and_hints_in_a_browser_with_no_network(workflow):
 
     folder, _ = workflow
     page = folder / "feedback" / "ada_full_marks" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.html"
+    # nothing is fetched from another host (nbconvert's MathJax from a CDN was): scripts, styles, images, fonts
+    assert fetched_from_other_hosts(page.read_text()) == []
     options = webdriver.ChromeOptions()
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1300,1000",
                  "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9"):  # no network at all
