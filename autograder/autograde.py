@@ -106,7 +106,7 @@ def run(args) -> int:
     import course_config as cfg
     from autograder import parallel
     from autograder.nbgrader_steps import UseWorkerResult
-    from autograder.sandbox import MachineProblem
+    from autograder.errors import MachineProblem
 
     try:
         security = cluster.scheduler_security(args)

@@ -22,7 +22,7 @@ import nbformat
 
 import course_config as cfg
 from reference import lesson
-from autograder import cluster, executor, kept
+from autograder import cluster, executor, kept, settings
 from autograder.printable import configure_logging, printable
 from autograder.sandbox import exit_on_sigterm
 from autograder.pipeline import Pipeline
@@ -132,6 +132,11 @@ def main(argv=None) -> int:
         module.add_arguments(commands.add_parser(name, help=help_line, description=module.__doc__,
                                                  formatter_class=argparse.RawDescriptionHelpFormatter))
     args = parser.parse_args(argv)
+    try:
+        settings.require()  # before anything is read, graded or written
+    except settings.SettingsWrong as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     args.verbose = getattr(args, "verbose", False)
     configure_logging(logging.INFO if args.verbose else logging.WARNING)  # student text in a line: escaped
     exit_on_sigterm()  # a stopped batch removes its scratch gradebooks and boxes, as after Ctrl-C
@@ -173,7 +178,7 @@ def main(argv=None) -> int:
         return 2
     root = None if single else args.path
     keys = {path: path.name if single else str(path.relative_to(args.path)) for path in notebooks}
-    from autograder.sandbox import MachineProblem
+    from autograder.errors import MachineProblem
 
     payload = {}
     try:

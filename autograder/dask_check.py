@@ -2,7 +2,7 @@
 answers as shipped. Its own module, so the collecting process imports distributed only when it grades on a cluster."""
 from distributed import WorkerPlugin
 
-from autograder.sandbox import MachineProblem
+from autograder.errors import MachineProblem
 
 
 class ReferenceCheck(WorkerPlugin):

@@ -32,7 +32,8 @@ import course_config as cfg
 from autograder import kept
 from autograder.math_offline import lesson_text_as_mathml
 from reference import cpu_kernels
-from autograder.sandbox import MachineProblem, temp_dir
+from autograder.errors import MachineProblem
+from autograder.sandbox import temp_dir
 
 log = logging.getLogger(__name__)
 SOURCE_DIR = cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID

@@ -172,7 +172,7 @@ class GradeInSandbox(NbGraderPreprocessor):
         return executor.grade_notebook(nb, self.sandbox)
 
     def preprocess(self, nb, resources):
-        from autograder.sandbox import MachineProblem
+        from autograder.errors import MachineProblem
 
         left_out = nb.metadata.pop(LEFT_OUT_KEY, [])
         try:

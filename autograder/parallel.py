@@ -35,7 +35,8 @@ from tqdm import tqdm
 
 from autograder import executor
 from autograder.printable import configure_logging
-from autograder.sandbox import MachineProblem, exit_on_sigterm, sweep_stale
+from autograder.errors import MachineProblem
+from autograder.sandbox import exit_on_sigterm, sweep_stale
 
 log = logging.getLogger(__name__)
 IN_FLIGHT_PER_WORKER = 3  # Dask: submissions sent ahead per worker thread, enough to keep it busy, few in memory

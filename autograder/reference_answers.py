@@ -16,7 +16,8 @@ import numpy as np
 import course_config as cfg
 from reference import data, derive, lesson
 from reference.judge import NO_CATEGORY, Float64VAE, bars, judge_codes, verdict_name  # noqa: F401
-from autograder.sandbox import MachineProblem
+from autograder import settings
+from autograder.errors import MachineProblem
 
 REMAKE = ("If the VAE or the lesson's numbers changed on purpose, run `make reference` and pin the sha256 it prints "
           "as REFERENCE_SHA256 in reference/lesson.py; otherwise restore the kit's files (`git checkout -- reference`).")
@@ -130,8 +131,11 @@ def check_machine(reference: Reference) -> float:
 
 @functools.lru_cache(maxsize=1)
 def get_reference() -> Reference:
-    """The verified reference answers, once per process, after this machine proved it computes them alike."""
+    """The verified reference answers, once per process, after this machine proved it computes them alike and its
+    course_config.py has settings the kit can use (a worker on another machine reads its own)."""
     from reference.checkpoints import CheckpointError, load_model
+
+    settings.require()
 
     try:
         vae = load_model("vae")

@@ -21,7 +21,7 @@ import nbformat
 
 from autograder import executor, kept
 from autograder.printable import printable
-from autograder.sandbox import MachineProblem
+from autograder.errors import MachineProblem
 
 log = logging.getLogger(__name__)
 

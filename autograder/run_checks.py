@@ -17,7 +17,8 @@ from autograder.answers import ExportUnreadable, load_cell_answers
 from autograder.compare import CheckFailed, PassedBecause
 from autograder.reference_answers import get_reference
 from autograder.results import CheckResult
-from autograder.sandbox import MachineProblem
+from autograder import settings
+from autograder.errors import MachineProblem
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 
@@ -96,47 +97,8 @@ def load_all_answers(answers_dir: Path, stopped: str = "") -> dict:
     return {cell_id: _load_answers(Path(answers_dir), cell_id, stopped) for cell_id in cfg.CHECK_POINTS}
 
 
-def _number(low=0.0, high=float("inf"), whole=False):
-    return lambda v: (isinstance(v, int) if whole else isinstance(v, (int, float))) and not isinstance(v, bool) \
-        and low <= v <= high
-
-
-def _tolerance(value) -> bool:
-    return isinstance(value, dict) and set(value) == {"atol", "rtol"} and all(map(_number(), value.values()))
-
-
-def _points(value) -> bool:
-    return isinstance(value, dict) and all(isinstance(checks, dict) and all(map(_number(), checks.values()))
-                                           for checks in value.values())
-
-
-# What each grading setting of course_config.py must be: a mistyped one stops grading with this, never zeroes anyone
-SETTING_RULES = {
-    "LATENT_TOLERANCE": (_tolerance, "dict(atol=..., rtol=...), two numbers >= 0"),
-    "IMAGE_TOLERANCE": (_tolerance, "dict(atol=..., rtol=...), two numbers >= 0"),
-    "CHECK_POINTS": (_points, "{cell: {check: points >= 0}}"),
-    "PIXEL_SCALE_MAX": (_number(low=1e-9), "a number > 0"),
-    "EX5_MIN_CODES": (_number(low=1, whole=True), "a whole number >= 1"),
-    "EX5_MIN_TECHNIQUES": (_number(low=1, whole=True), "a whole number >= 1"),
-    "EX5_MAX_CODES": (_number(low=1, whole=True), "a whole number >= 1"),
-    "EX5_DUPLICATE_PIXEL_DISTANCE": (_number(), "a number >= 0"),
-    "EX5_ON_TARGET_SHARE": (_number(high=1), "a number in [0, 1]"),
-    "DECODED_LIKE_DISTANCE": (_number(low=1e-9), "a number > 0"),
-    "DECODED_MIN_CONTRAST": (_number(), "a number >= 0"),
-}
-
-
-def check_settings() -> None:
-    """Raise ChecksBroken naming every grading setting of course_config.py that is not what the checks need."""
-    wrong = [f"{name} must be {shape}, not {getattr(cfg, name, '(missing)')!r}"
-             for name, (ok, shape) in SETTING_RULES.items() if not ok(getattr(cfg, name, None))]
-    if wrong:
-        raise ChecksBroken(f"{Path(cfg.__file__).resolve()} has settings the checks cannot use; nothing was graded "
-                           "or changed. Fix them and run again:\n  " + "\n  ".join(wrong))
-
-
 def run_checks(answers: dict) -> dict:
-    check_settings()
+    settings.require()  # cheap: a setting changed since the process started stops here too
     plugin = _ChecksPlugin(answers, get_reference())
     args = [str(CHECKS_DIR / f"test_{cell_id}.py") for cell_id in cfg.CHECK_POINTS]
     output = io.StringIO()

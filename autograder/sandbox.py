@@ -47,6 +47,7 @@ import zmq
 
 import course_config as cfg
 from autograder import contract
+from autograder.errors import MachineProblem
 from reference import cpu_kernels
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,6 @@ DATA = "/data"
 SANDBOX_UID = 65534  # "nobody": owns nothing outside
 CGROUP_V1 = Path("/sys/fs/cgroup")
 THREAD_SETTINGS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-class MachineProblem(RuntimeError):
-    """Grading cannot run on this machine: stop the batch with the reason, never blame a student for it."""
 
 
 class SandboxUnavailable(MachineProblem):

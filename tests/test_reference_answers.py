@@ -181,7 +181,7 @@ def test_the_reference_is_read_without_writing_anything_or_any_dataset(tmp_path)
 def test_a_reference_that_cannot_be_read_stops_grading_and_zeroes_nobody(tmp_path, monkeypatch, fresh_reference):
     """Whatever goes wrong reading it (here a corrupt VAE checkpoint, or an array of another shape), grading stops
     with a MachineProblem, never a zero for each student."""
-    from autograder.sandbox import MachineProblem
+    from autograder.errors import MachineProblem
 
     shipped_copy(tmp_path, monkeypatch, lambda values: values.update({"ex4.decoded_grid": np.zeros((9, 9, 28, 28))}))
     with pytest.raises(MachineProblem, match="could not be read or checked"):

@@ -1,9 +1,10 @@
-"""The README's statements of settings, written from course_config.py (`make release` runs this).
+"""The README's statements of settings (points, tolerances, caps and time limits), written from course_config.py
+(`make release` runs this).
 
     python -m tools.readme          # rewrite the generated blocks of README.md
 
 Each block sits between `<!-- generated: NAME ... -->` and `<!-- end NAME -->`; it is generated, don't edit it.
-A test fails when README.md differs from what this writes, so the README never states a stale point or tolerance.
+A test fails when README.md differs from what this writes, so the README never states a stale point, tolerance or limit.
 """
 import re
 import sys
@@ -38,7 +39,34 @@ def tolerances() -> str:
             + (f" + {number(image['rtol'])} x \\|ref\\|" if image["rtol"] else "") + ".")
 
 
-BLOCKS = {"points": points, "tolerances": tolerances}
+def megabytes(mb) -> str:
+    return f"{mb / 1024:g} GB" if mb >= 1024 else f"{mb:g} MB"
+
+
+def caps() -> str:
+    from autograder import answers, contract
+
+    limits = cfg.SANDBOX_LIMITS
+    rows = ["| Cap | Default | How |", "|---|---|---|",
+            f"| memory per process | {megabytes(limits['memory_mb'])} of heap (the kernel uses ~0.9 GB after its "
+            "imports) | `RLIMIT_DATA`; as root, also a memory cgroup (v1, 2x) where one is writable |",
+            f"| processes and threads | {limits['processes']} | `RLIMIT_NPROC`, counted inside the box's user "
+            "namespace; as root (exempt from it) a pids cgroup where one is writable |",
+            f"| largest file | {megabytes(limits['file_mb'])} | `RLIMIT_FSIZE` |",
+            f"| work folder, `/tmp`, `/dev/shm` | {limits['work_mb']:g} / {limits['tmp_mb']:g} / {limits['tmp_mb']:g} MB "
+            "| tmpfs `--size` |",
+            f"| time | {number(cfg.CELL_TIMEOUT_SECONDS)} s per cell (`CELL_TIMEOUT_SECONDS`), "
+            f"{number(cfg.SUBMISSION_TIMEOUT_SECONDS)} s per notebook (`SUBMISSION_TIMEOUT_SECONDS`); a cell past it "
+            "ends the run (a loop that ignores SIGINT cannot hang later cells) | the executor |",
+            f"| output kept | {cfg.OUTPUT_LIMIT_BYTES / 1e6:g} MB per notebook (`OUTPUT_LIMIT_BYTES`), then a note | "
+            "the executor |",
+            f"| what the grader reads back | {answers.MAX_EXPORT_BYTES // 2**20} MB per answers file, "
+            f"{answers.MAX_ARRAYS:,} arrays, {contract.MAX_DEPTH} levels of nesting, checked before anything is "
+            f"parsed; at most {cfg.EX5_MAX_CODES} Ex5 codes judged (`EX5_MAX_CODES`) | `autograder/answers.py` |"]
+    return "\n".join(rows)
+
+
+BLOCKS = {"points": points, "tolerances": tolerances, "caps": caps}
 BLOCK = re.compile(r"(<!-- generated: (\w+) .*?-->\n)(.*?)(<!-- end \2 -->)", re.S)
 
 
