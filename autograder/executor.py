@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import shutil
-import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,17 +28,14 @@ from nbgrader.preprocessors import Execute
 from traitlets import default
 
 import course_config as cfg
-from autograder import kept
+from autograder import contract, kept
+from autograder.submission import SOURCE_DIR
 from autograder.math_offline import lesson_text_as_mathml
 from reference import cpu_kernels
 from autograder.errors import MachineProblem
 from autograder.sandbox import temp_dir
 
 log = logging.getLogger(__name__)
-SOURCE_DIR = cfg.COURSE_ROOT / "source" / cfg.ASSIGNMENT_ID
-SOURCE_NOTEBOOK = SOURCE_DIR / f"{cfg.ASSIGNMENT_ID}.ipynb"
-RELEASE_NOTEBOOK = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
-MAX_NOTEBOOK_BYTES = 50 * 2**20  # a real submission is ~1 MB with outputs; a bigger file is not read at all
 UNSANDBOXED_NOTE = ("Graded WITHOUT the sandbox (SANDBOX = \"none\" or --no-sandbox): the student's code could "
                     "read and change the course.")
 
@@ -80,25 +76,6 @@ def _zero(reason: str, problem: str, started: float) -> Graded:
 
 
 # ------------------------------------------------------------------------------------------------ reading
-def read_submission_file(path: Path, root: Path = None) -> bytes:
-    """The file's bytes, or ValueError saying why it is not read: a symlink, a fifo or anything but a regular
-    file, a file outside `root`, or one over MAX_NOTEBOOK_BYTES. A link's target is never opened."""
-    path = Path(path)
-    info = os.lstat(path)
-    if stat.S_ISLNK(info.st_mode):
-        raise ValueError("the submitted notebook is a symbolic link, not a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError("the submission is not a regular file (a fifo, a device or a folder)")
-    if root is not None and not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
-        raise ValueError("the submission lies outside the submission folder")
-    if info.st_size > MAX_NOTEBOOK_BYTES:
-        raise ValueError(f"the notebook is {info.st_size / 2**20:.0f} MB; at most {MAX_NOTEBOOK_BYTES >> 20} MB "
-                         "is read (clear the outputs: Edit > Clear All Outputs, save, resubmit)")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        return f.read(MAX_NOTEBOOK_BYTES + 1)[:MAX_NOTEBOOK_BYTES]
-
-
 def not_read(err: Exception) -> Graded:
     reason = err if isinstance(err, ValueError) else f"it could not be opened ({type(err).__name__})"
     return _zero(f"The submission was not graded: {reason}. Submit the notebook file itself "
@@ -311,11 +288,15 @@ def box_pool(count: int):
     return BoxPool(count, _assignment_files(), list(cfg.CHECK_POINTS)) if cfg.SANDBOX_WARM else None
 
 
+def kernel_environment(answers_dir) -> dict:
+    """What an unsandboxed grading kernel needs to find: where to export, the exporter, and the data."""
+    return {contract.ANSWERS_DIR_ENV: str(answers_dir), "LATENT_LAB_EXPORTER": str(Path(contract.__file__).resolve()),
+            "LATENT_LAB_DATA": str(cfg.DATA_DIR), "NBGRADER_EXECUTION": "autograde"}
+
+
 def run_notebook(nb, sandbox: str):
     """Execute nb (in place) in a fresh kernel; (answers folder to read, cleanup callable, why it stopped)."""
     if sandbox == "none":
-        from autograder.nbgrader_steps import kernel_environment
-
         work = temp_dir("latent_lab_run_")
         answers = work / "answers"
         answers.mkdir()

@@ -50,7 +50,7 @@ def lesson_text_as_mathml(nb, sanitize) -> object:
 @functools.cache
 def lesson_markdown() -> frozenset:
     """The source notebook's Markdown cells, as released."""
-    from autograder.executor import SOURCE_NOTEBOOK
+    from autograder.submission import SOURCE_NOTEBOOK
 
     return frozenset(cell.source for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells
                      if cell.cell_type == "markdown")

@@ -9,7 +9,6 @@ GradeInSandbox     replaces nbgrader's Execute: it hands the sanitized notebook 
                    cells); the CLI runs the same lists (autograder/pipeline.py), so both grade alike.
 """
 import copy
-import json
 import logging
 import os
 from pathlib import Path
@@ -23,80 +22,9 @@ from traitlets import Bool, List, Unicode
 
 import course_config as cfg
 from autograder import executor, kept
+from autograder.submission import LEFT_OUT_KEY, NOT_READ_KEY, SOURCE_NOTEBOOK, read_submission
 
 log = logging.getLogger(__name__)
-NOT_READ_KEY = "latent_lab_not_read"  # notebook metadata: why the submitted file was not read (SubmissionReader)
-LEFT_OUT_KEY = "latent_lab_left_out"  # notebook metadata: what collect left out of the submission folder
-KIT_KEYS = (NOT_READ_KEY, LEFT_OUT_KEY)  # only the kit writes these: a submission's own are dropped
-
-
-def kernel_environment(answers_dir) -> dict:
-    """What an unsandboxed grading kernel needs to find: where to export, the exporter, and the data."""
-    from autograder import contract
-
-    return {contract.ANSWERS_DIR_ENV: str(answers_dir), "LATENT_LAB_EXPORTER": str(Path(contract.__file__).resolve()),
-            "LATENT_LAB_DATA": str(cfg.DATA_DIR), "NBGRADER_EXECUTION": "autograde"}
-
-
-def read_submission(path: Path, root: Path = None, keep_mark: bool = False):
-    """The submitted notebook, read as the executor reads files (no links, no fifos, a size cap, inside root), or
-    the release notebook marked with why it was not read (see stand_in)."""
-    try:
-        data = executor.read_submission_file(path, root if root is not None else Path(path).parent)
-    except ValueError as err:  # the executor's reasons: a link, a fifo, too big, outside the folder
-        return stand_in(str(err), path)
-    except OSError as err:
-        return stand_in(f"it could not be opened ({type(err).__name__})", path)
-    nb = parse_submission(data, keep_mark, path)
-    if not keep_mark:
-        left_out = left_out_at_collect(Path(path).parent)
-        if left_out:
-            nb.metadata[LEFT_OUT_KEY] = left_out
-    return nb
-
-
-def left_out_at_collect(folder: Path) -> list:
-    """What the kit's collect left out of this submission folder (autograder/exchange.py), or []."""
-    from autograder.exchange import NOTES_FILE
-
-    try:
-        with open(folder / NOTES_FILE, "rb") as f:
-            notes = json.loads(f.read(100_000))
-    except (OSError, ValueError):
-        return []
-    return [str(note)[:300] for note in notes][:20] if isinstance(notes, list) else []
-
-
-def parse_submission(data: bytes, keep_mark: bool = False, name="submission"):
-    """A notebook from the submitted bytes (a worker gets only these), or the marked release notebook. It must be
-    a valid notebook (nbformat's schema: no unknown cell types, metadata of the right types); a cell's nbgrader
-    metadata that is not a dict with a grade id is dropped (cell roles come from the source, ForgetUnknownGradeCells),
-    so no step after this one meets a shape it does not know."""
-    try:
-        # nbformat.reads would log a whole invalid cell, student text and all: read, convert, validate ourselves
-        nb = nbformat.convert(nbformat.reader.reads(data.decode("utf-8")), 4)
-        nbformat.validate(nb)
-    except (Exception, RecursionError) as err:  # noqa: BLE001  not UTF-8, not JSON, not a notebook, nested too deep
-        return stand_in(f"it is not a readable notebook ({type(err).__name__})", name)
-    for cell in nb.cells:
-        roles = cell.metadata.get("nbgrader")
-        if roles is not None and not (isinstance(roles, dict) and isinstance(roles.get("grade_id"), str)):
-            del cell.metadata["nbgrader"]
-    if not keep_mark:
-        for key in KIT_KEYS:  # only the kit sets these (a stand-in, collect's notes), never a submission
-            nb.metadata.pop(key, None)
-    return nb
-
-
-def stand_in(reason: str, name="submission"):
-    """The release notebook marked with why the submission was not read: the student still gets a zero with the
-    reason instead of vanishing from the gradebook, and GradeInSandbox runs nothing of it."""
-    log.warning("%s: not read (%s)", name, reason)
-    nb = nbformat.read(executor.RELEASE_NOTEBOOK, as_version=4)  # never the source: its solutions would leak
-    nb.metadata[NOT_READ_KEY] = reason
-    return nb
-
-
 class SubmissionReader(NotebookExporter):
     """Installed as c.Autograde.exporter_class: reads each submitted notebook with read_submission. nbgrader writes
     the sanitized notebook to autograded/ and reads it back for its autograde pass: only there is the mark kept."""
@@ -115,7 +43,7 @@ class ForgetUnknownGradeCells(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         roles = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]
-                 for cell in nbformat.read(executor.SOURCE_NOTEBOOK, as_version=4).cells if "nbgrader" in cell.metadata}
+                 for cell in nbformat.read(SOURCE_NOTEBOOK, as_version=4).cells if "nbgrader" in cell.metadata}
         for cell in nb.cells:
             if "nbgrader" not in cell.metadata:
                 continue

@@ -36,6 +36,7 @@ from tqdm import tqdm
 from autograder import executor
 from autograder.printable import configure_logging
 from autograder.errors import MachineProblem
+from autograder.submission import read_submission_file
 from autograder.sandbox import exit_on_sigterm, sweep_stale
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class Submission:
 def read(path: Path, student: str, root: Path = None) -> Submission:
     """The submission as bytes, read here with the executor's rules (a worker never opens a student's path)."""
     try:
-        return Submission(student, Path(path).name, executor.read_submission_file(path, root))
+        return Submission(student, Path(path).name, read_submission_file(path, root))
     except ValueError as err:
         return Submission(student, Path(path).name, unread=str(err))
     except OSError as err:
@@ -84,7 +85,7 @@ def grade_on_worker(submission: Submission, sandbox: str, box_pool: str = None) 
 
 
 def grade_with(pipeline, submission: Submission) -> executor.Graded:
-    from autograder.nbgrader_steps import parse_submission, stand_in
+    from autograder.submission import parse_submission, stand_in
 
     nb = (parse_submission(submission.data, name=submission.name) if submission.data is not None
           else stand_in(submission.unread, submission.name))

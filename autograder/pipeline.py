@@ -27,8 +27,8 @@ import course_config as cfg
 from autograder import nbgrader_steps
 from autograder.nbgrader_steps import (
     ClearHiddenTestsForFeedback, ForgetUnknownGradeCells, GradeInSandbox, RestoreCells, SubmissionReader,
-    read_submission,
 )
+from autograder.submission import read_submission
 from autograder.sandbox import temp_dir
 
 READER = SubmissionReader   # reads the submitted file like the CLI: a link, a fifo or garbage becomes a zero with why

@@ -109,7 +109,7 @@ def regrade_course(assignment: str, student: str = None, feedback: bool = False,
             unkept.append(name)
             continue
         all_changes += changes
-        record(notebook, graded, {"notebook": assignment, "assignment": assignment, "student": name,
+        save_in_gradebook(notebook, graded, {"notebook": assignment, "assignment": assignment, "student": name,
                                   "db_url": coursedir.db_url})
     if unkept:
         log.warning("%d student(s) graded without kept answers (by a kit older than regrade, or by another config)"
@@ -147,7 +147,7 @@ def regenerate_feedback(api, assignment: str, students: set, everyone: set) -> N
                   "`nbgrader generate_feedback %s --force` again:\n%s", assignment, result.get("log", ""))
 
 
-def record(notebook_path: Path, graded, nbgrader_resources: dict) -> None:
+def save_in_gradebook(notebook_path: Path, graded, nbgrader_resources: dict) -> None:
     """The new scores into the gradebook by nbgrader's own SaveAutoGrades (the last step of autograde, which reads
     each test cell's score as a full autograde would), then the graded notebook and its kept answers rewritten."""
     from nbgrader.api import Gradebook
@@ -177,7 +177,7 @@ def record(notebook_path: Path, graded, nbgrader_resources: dict) -> None:
 
 def regrade_folder(out_dir: Path) -> list:
     """[Change] for every submission graded into out_dir by `grade --out`, whose files are rewritten."""
-    from autograder.cli import write_outputs
+    from autograder.grade_files import write_outputs
 
     all_changes = []
     for folder in sorted(Path(out_dir).rglob(kept.FOLDER)):

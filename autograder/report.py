@@ -257,7 +257,7 @@ def times(students) -> str:
     return figure_png(fig)
 
 
-def render(students, title: str, skipped=()) -> str:
+def class_report_html(students, title: str, skipped=()) -> str:
     esc = html.escape
     img = '<img src="data:image/png;base64,{}" style="max-width:100%"/>'.format
     rates = pass_rates(students)
@@ -323,6 +323,6 @@ def run(args) -> int:
         print(f"error: no kept answers under {target if target.is_dir() else 'autograded/'}: grade (or autograde) "
               "first", file=sys.stderr)
         return 2
-    args.out.write_text(render(students, f"{cfg.COURSE_ID} / {cfg.ASSIGNMENT_ID}: class report", skipped))
+    args.out.write_text(class_report_html(students, f"{cfg.COURSE_ID} / {cfg.ASSIGNMENT_ID}: class report", skipped))
     print(f"Class report of {len(students)} submissions: {args.out.resolve()}", file=sys.stderr)
     return 0

@@ -190,6 +190,44 @@ class Cgroup:
                 time.sleep(0.05)
 
 
+def identity_files(folder: Path) -> list:
+    """The box's only user and group (the kernel's uid, named "student"), written into folder: the binds that
+    show them as /etc/passwd and /etc/group."""
+    (folder / "passwd").write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}::{HOME}:/bin/sh\n")
+    (folder / "group").write_text(f"student:x:{SANDBOX_UID}:\n")
+    return ["--ro-bind", str(folder / "passwd"), "/etc/passwd", "--ro-bind", str(folder / "group"), "/etc/group"]
+
+
+def box_command(bwrap: str, cgroup, identity: list, read_only: list, writable: list, privileges: list, argv: list,
+                folders: tuple = ()) -> list:
+    """The one description of a box, for the cold box (one kernel) and the warm box (its fork server) alike: the
+    system read-only, fresh tmpfs for /tmp, /dev/shm and HOME, the interpreter, the identity files, the contract
+    and the data read-only; read_only and writable (host path, path inside) pairs; nothing of the grader's
+    environment; every namespace unshared, no capabilities but the privileges given; then argv."""
+    limits = cfg.SANDBOX_LIMITS
+    # tmpfs mounts first: a venv that lives under /tmp (a CI clone) must stay visible on top of them
+    args = [bwrap, *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+            "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/dev/shm",
+            "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/tmp",
+            "--size", str(limits["work_mb"] * 2**20), "--tmpfs", HOME,
+            *_python_binds(), *identity]
+    for host, inside in [*read_only, (EXPORTER, "/opt/latent_lab/contract.py")]:
+        args += ["--ro-bind", str(host), str(inside)]
+    if Path(cfg.DATA_DIR).is_dir():
+        args += ["--ro-bind", str(Path(cfg.DATA_DIR).resolve()), DATA]
+    for folder in (ANSWERS, *folders):
+        args += ["--dir", folder]
+    for host, inside in writable:
+        args += ["--bind", str(host), str(inside)]
+    args += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", HOME, "--clearenv"]
+    for key, value in Box.environment().items():
+        args += ["--setenv", key, value]
+    args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+             "--hostname", "sandbox", "--disable-userns", "--die-with-parent", "--new-session", *privileges, "--"]
+    # env -i: bwrap's own process (PID 1 in the box) must not carry the grader's environment in /proc/1/environ
+    return [*cgroup.join_command(), "/usr/bin/env", "-i", *args, *argv]
+
+
 class Box:
     """One submission's sandbox: host folders for the sockets and the answers, and the bwrap command."""
 
@@ -205,10 +243,7 @@ class Box:
             path = self.answers_dir / f"{name}.npz"
             path.touch()
             self.answer_files.append(path)
-        passwd = self.host_dir / "passwd"
-        passwd.write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}::{HOME}:/bin/sh\n")
-        group = self.host_dir / "group"
-        group.write_text(f"student:x:{SANDBOX_UID}:\n")
+        self.identity = identity_files(self.host_dir)
         for folder in (self.socket_dir, self.answers_dir):  # host_dir stays 0700: no other user reaches them
             folder.chmod(0o755)
         self.assignment_files = [Path(f) for f in assignment_files]
@@ -226,33 +261,12 @@ class Box:
                 "LATENT_LAB_DATA": DATA, "NBGRADER_EXECUTION": "autograde", **compute}
 
     def command(self, kernel_argv: list, silent: bool = True) -> list:
-        limits = cfg.SANDBOX_LIMITS
-        # tmpfs mounts first: a venv that lives under /tmp (a CI clone) must stay visible on top of them
-        args = [self.bwrap, *_system_binds(),
-                "--proc", "/proc", "--dev", "/dev",
-                "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/dev/shm",
-                "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/tmp",
-                "--size", str(limits["work_mb"] * 2**20), "--tmpfs", HOME,
-                *_python_binds(),
-                "--ro-bind", str(self.host_dir / "passwd"), "/etc/passwd",
-                "--ro-bind", str(self.host_dir / "group"), "/etc/group"]
-        for item in self.assignment_files:
-            args += ["--ro-bind", str(item), f"{HOME}/{item.name}"]
-        args += ["--ro-bind", str(EXPORTER), "/opt/latent_lab/contract.py"]
-        if Path(cfg.DATA_DIR).is_dir():
-            args += ["--ro-bind", str(Path(cfg.DATA_DIR).resolve()), DATA]
-        args += ["--dir", ANSWERS]
-        for path in self.answer_files:
-            args += ["--bind", str(path), f"{ANSWERS}/{path.name}"]
-        args += ["--bind", str(self.socket_dir), str(self.socket_dir),
-                 "--remount-ro", "/", "--remount-ro", "/dev",
-                 "--chdir", HOME, "--clearenv"]
-        for key, value in self.environment().items():
-            args += ["--setenv", key, value]
-        args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
-                 "--disable-userns", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--"]
-        # env -i: bwrap's own process (PID 1 in the box) must not carry the grader's environment in /proc/1/environ
-        return [*self.cgroup.join_command(), "/usr/bin/env", "-i", *args, *with_rlimits(kernel_argv, silent)]
+        return box_command(
+            self.bwrap, self.cgroup, self.identity,
+            read_only=[(item, f"{HOME}/{item.name}") for item in self.assignment_files],
+            writable=[*[(path, f"{ANSWERS}/{path.name}") for path in self.answer_files],
+                      (self.socket_dir, self.socket_dir)],
+            privileges=["--cap-drop", "ALL"], argv=with_rlimits(kernel_argv, silent))
 
     def close(self):
         self.cgroup.close()
@@ -466,8 +480,7 @@ class WarmBox:
     def _start(self, assignment_files, wait: bool):
         self.spool = self.host_dir / "spool"
         self.spool.mkdir()
-        (self.host_dir / "passwd").write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}::{HOME}:/bin/sh\n")
-        (self.host_dir / "group").write_text(f"student:x:{SANDBOX_UID}:\n")
+        identity = identity_files(self.host_dir)
         self.spool.chmod(0o755)  # host_dir stays 0700 (mkdtemp's): no other user reaches a submission's answers
         self.cgroup = Cgroup()
         self.slots = 0
@@ -477,33 +490,17 @@ class WarmBox:
                     "assignment_files": [f"{ASSIGNMENT}/{f.name}" for f in files], "preload": PRELOAD,
                     "environment": Box.environment(), "debug": bool(os.environ.get("LATENT_LAB_DEBUG_SANDBOX")),
                     "python_roots": _python_roots()}
-        limits = cfg.SANDBOX_LIMITS
-        args = [self.bwrap, *_system_binds(), "--proc", "/proc", "--dev", "/dev",
-                "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/dev/shm",
-                "--size", str(limits["tmp_mb"] * 2**20), "--tmpfs", "/tmp",
-                "--size", str(limits["work_mb"] * 2**20), "--tmpfs", HOME,
-                *_python_binds(),
-                "--ro-bind", str(self.host_dir / "passwd"), "/etc/passwd",
-                "--ro-bind", str(self.host_dir / "group"), "/etc/group"]
-        for item in files:
-            args += ["--ro-bind", str(item), f"{ASSIGNMENT}/{item.name}"]
-        args += ["--ro-bind", str(EXPORTER), "/opt/latent_lab/contract.py",
-                 "--ro-bind", str(ZYGOTE), "/opt/latent_lab/zygote.py"]
-        if Path(cfg.DATA_DIR).is_dir():
-            args += ["--ro-bind", str(Path(cfg.DATA_DIR).resolve()), DATA]
-        args += ["--dir", ANSWERS, "--dir", "/opt/latent_lab/stage", "--bind", str(self.spool), str(self.spool),
-                 "--remount-ro", "/", "--remount-ro", "/dev",
-                 "--chdir", HOME, "--clearenv"]
-        for key, value in Box.environment().items():
-            args += ["--setenv", key, value]
-        args += ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-                 "--hostname", "sandbox", "--disable-userns", "--die-with-parent", "--new-session",
-                 # the server is PID 1: no bwrap init (dumpable, same uid) whose /proc/1/root or /proc/1/mem a
-                 # kernel could open to reach the box's shared folders or later kernels
-                 "--as-pid-1", "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP", "--",
-                 kernel_python(), "-E", "-s", "/opt/latent_lab/zygote.py", json.dumps(settings)]
-        self.process = subprocess.Popen([*self.cgroup.join_command(), "/usr/bin/env", "-i", *args],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        command = box_command(
+            self.bwrap, self.cgroup, identity,
+            read_only=[*[(item, f"{ASSIGNMENT}/{item.name}") for item in files], (ZYGOTE, "/opt/latent_lab/zygote.py")],
+            writable=[(self.spool, self.spool)], folders=["/opt/latent_lab/stage"],
+            # the server is PID 1: no bwrap init (dumpable, same uid) whose /proc/1/root or /proc/1/mem a kernel
+            # could open to reach the box's shared folders or later kernels; CAP_SYS_ADMIN inside the box's user
+            # namespace lets it set up each submission's mounts, then each kernel drops it
+            privileges=["--as-pid-1", "--cap-drop", "ALL", "--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"],
+            argv=[kernel_python(), "-E", "-s", "/opt/latent_lab/zygote.py", json.dumps(settings)])
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL)
         if wait:
             self.wait_ready()
 

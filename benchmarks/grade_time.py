@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from student_notebook import seconds  # noqa: E402
 
-from autograder.cli import grade_notebook  # noqa: E402
+from autograder.grade_files import grade_file  # noqa: E402
 from tools import corpus  # noqa: E402
 
 DEFAULT = Path(tempfile.mkdtemp()) / "passes_all.ipynb"  # the full-marks sample, written at start
@@ -36,7 +36,7 @@ def main() -> int:
           f"{'other cells':>12s} {'checks':>7s}")
     for path in paths:
         started = time.perf_counter()
-        submission = grade_notebook(path, out, sandbox=sandbox)
+        submission = grade_file(path, out, sandbox=sandbox)
         total = time.perf_counter() - started
         cells = {c.get("id"): seconds(c) for c in nbformat.read(out / path.stem / path.name, 4).cells
                  if c.cell_type == "code"}

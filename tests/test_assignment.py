@@ -87,7 +87,7 @@ def test_notebook_shows_the_kits_vae_and_helpers_verbatim():
 def test_source_solutions_compute_exactly_what_the_reference_computes(tmp_path, monkeypatch, vae, test_set):
     """The solution cells, run in a kernel, export the very values reference/solutions.py returns."""
     from autograder.answers import load_cell_answers
-    from autograder.nbgrader_steps import kernel_environment
+    from autograder.executor import kernel_environment
 
     nb = nbformat.read(SOURCE, 4)
     for item in SOURCE.parent.iterdir():  # vae.pt and the contract the visible checks import, as students get them
@@ -269,12 +269,12 @@ def test_export_writes_every_student_to_csv(workflow):
 
 def test_the_readme_states_the_configured_points_tolerances_and_limits(monkeypatch):
     text = readme.README.read_text()
-    assert readme.render(text) == text, "README is stale: run `make release`"
+    assert readme.with_blocks_filled(text) == text, "README is stale: run `make release`"
     monkeypatch.setitem(cfg.CHECK_POINTS, "ex4_grid", {**cfg.CHECK_POINTS["ex4_grid"], "orientation": 2.5})
     monkeypatch.setattr(cfg, "LATENT_TOLERANCE", dict(atol=0.03, rtol=0.01))
     monkeypatch.setattr(cfg, "CELL_TIMEOUT_SECONDS", 90)
     monkeypatch.setitem(cfg.SANDBOX_LIMITS, "memory_mb", 2048)
-    changed = readme.render(text)
+    changed = readme.with_blocks_filled(text)
     assert "| time | 90 s per cell (`CELL_TIMEOUT_SECONDS`)" in changed and "| 2 GB of heap" in changed
     ex4_total = sum(cfg.CHECK_POINTS["ex4_grid"].values())
     row = next(line for line in changed.splitlines() if line.startswith("| `ex4_grid_tests` |"))
@@ -315,12 +315,12 @@ def test_nbgraders_pages_load_nothing_from_a_cdn(template):
     for cell in lesson_text.cells:  # the lesson's text is what matters here, not the scores nbgrader adds to cells
         cell.metadata.pop("nbgrader", None)
 
-    def render(settings):
+    def page_for(settings):
         settings.HTMLExporter.update(template_name=template, extra_template_paths=[str(bootstrap)])
         return HTMLExporter(config=settings).from_notebook_node(lesson_text, resources=resources)[0]
 
-    page = render(Config(pipeline.SETTINGS))
-    unconfigured_page = render(Config({"HTMLExporter": {"extra_template_basedirs": nbgraders_own}}))
+    page = page_for(Config(pipeline.SETTINGS))
+    unconfigured_page = page_for(Config({"HTMLExporter": {"extra_template_basedirs": nbgraders_own}}))
     assert any("mathjax" in url for url in fetched_from_other_hosts(unconfigured_page))  # what the kit replaces
     assert fetched_from_other_hosts(page) == []
 

@@ -3,7 +3,8 @@ import nbformat
 import pytest
 
 import course_config as cfg
-from autograder import cli, executor
+from autograder import cli, executor, grade_files
+from autograder.submission import SOURCE_NOTEBOOK
 from tools import corpus
 
 RELEASE = cfg.COURSE_ROOT / "release" / cfg.ASSIGNMENT_ID / f"{cfg.ASSIGNMENT_ID}.ipynb"
@@ -16,10 +17,10 @@ def grade_ids(nb):
 def test_a_broken_file_still_gets_a_grade_and_a_reason(tmp_path):
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": [ this is not json')
-    submission = cli.grade_notebook(broken, tmp_path / "out")
+    submission = grade_files.grade_file(broken, tmp_path / "out")
     assert submission.score == 0 and submission.max_score == corpus.TOTAL
     assert "not a readable notebook" in submission.problem
-    result = cli.results_json(submission)
+    result = grade_files.results_json(submission)
     assert len(result["tests"]) == 10 and all("not a readable notebook" in t["output"] for t in result["tests"])
 
 
@@ -39,7 +40,7 @@ def test_locked_and_test_cells_are_restored_and_a_deleted_test_cell_comes_back(p
     assert graded.score == corpus.TOTAL
     ids = grade_ids(graded.notebook)
     assert ids.index("ex4_grid_tests") == ids.index("ex4_grid") + 1
-    source = dict(zip(grade_ids(nbformat.read(executor.SOURCE_NOTEBOOK, 4)), nbformat.read(executor.SOURCE_NOTEBOOK,
+    source = dict(zip(grade_ids(nbformat.read(SOURCE_NOTEBOOK, 4)), nbformat.read(SOURCE_NOTEBOOK,
                                                                                            4).cells))
     restored = dict(zip(ids, graded.notebook.cells))
     assert restored["load_model"].source == source["load_model"].source
@@ -62,7 +63,7 @@ def test_results_json_has_gradescopes_shape(tmp_path):
     from autograder.grade import not_run
 
     submission = executor.Graded(None, not_run("why"), name="x.ipynb")
-    result = cli.results_json(submission)
+    result = grade_files.results_json(submission)
     assert set(result) >= {"score", "max_score", "tests"}
     assert set(result["tests"][0]) == {"name", "score", "max_score", "output", "visibility"}
 

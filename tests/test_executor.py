@@ -42,7 +42,8 @@ def test_an_untouched_todo_stub_keeps_the_fill_in_the_todo_message(pipeline):
 
 
 def test_drawing_cells_are_skipped_unless_a_later_cell_reads_what_they_define():
-    from autograder.executor import RELEASE_NOTEBOOK, cells_to_skip
+    from autograder.executor import cells_to_skip
+    from autograder.submission import RELEASE_NOTEBOOK
 
     nb = nbformat.read(RELEASE_NOTEBOOK, 4)
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
@@ -62,7 +63,8 @@ def test_what_the_grader_makes_of_a_cell_before_running_it_is_linear_and_never_s
     help) may read anything, so the drawing cells before it are run, never skipped."""
     import IPython.core.inputtransformer2 as transformers
 
-    from autograder.executor import RELEASE_NOTEBOOK, cells_to_skip
+    from autograder.executor import cells_to_skip
+    from autograder.submission import RELEASE_NOTEBOOK
 
     def refuse(*args, **kwargs):
         raise AssertionError("IPython's transformers ran in the grader")

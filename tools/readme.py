@@ -70,7 +70,7 @@ BLOCKS = {"points": points, "tolerances": tolerances, "caps": caps}
 BLOCK = re.compile(r"(<!-- generated: (\w+) .*?-->\n)(.*?)(<!-- end \2 -->)", re.S)
 
 
-def render(text: str) -> str:
+def with_blocks_filled(text: str) -> str:
     found = set()
 
     def fill(match):
@@ -84,7 +84,7 @@ def render(text: str) -> str:
 
 
 def main() -> int:
-    README.write_text(render(README.read_text()))
+    README.write_text(with_blocks_filled(README.read_text()))
     print(f"Rewrote the generated blocks of {README.name}: {', '.join(BLOCKS)}")
     return 0
 
