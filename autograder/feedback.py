@@ -3,7 +3,6 @@
 Shared by nbgrader (the outputs of each test cell, shown by formgrader and generate_feedback) and the CLI.
 """
 import base64
-import html
 import io
 
 import matplotlib
@@ -15,6 +14,7 @@ import numpy as np  # noqa: E402
 import course_config as cfg  # noqa: E402
 from reference import lesson  # noqa: E402
 from autograder.reference_answers import verdict_name  # noqa: E402
+from autograder.pages import page  # noqa: E402
 from autograder.printable import printable  # noqa: E402
 from autograder.results import score  # noqa: E402
 
@@ -31,22 +31,9 @@ def text_report(cell_id, results, notes=()) -> str:
     return "\n".join(lines)
 
 
-CELL = 'style="padding:3px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"'
-
-
 def html_report(cell_id, results, pictures=(), notes=()) -> str:
-    rows = "".join(
-        f"<tr><td {CELL}><span style=\"color:{'#1a7f37' if r.passed else '#cf222e'};font-weight:bold\">"
-        f"{'&#10004; pass' if r.passed else '&#10008; fail'}</span></td><td {CELL}><code>{html.escape(r.name)}</code></td>"
-        f"<td {CELL}>{r.points:g}&nbsp;/&nbsp;{r.max_points:g}</td><td {CELL}>{html.escape(r.message) or 'passed'}</td></tr>"
-        for r in results)
-    images = "".join(f'<figure style="margin:8px 0"><img src="data:image/png;base64,{png}" style="max-width:100%"/>'
-                     f"<figcaption>{html.escape(caption)}</figcaption></figure>" for caption, png in pictures)
-    total = sum(r.max_points for r in results)
-    header = "".join(f"<th {CELL}>{h}</th>" for h in ("", "check", "points", "message"))
-    return (f"<div class='latent-lab-feedback'><h4>{html.escape(TITLES.get(cell_id, cell_id))}: "
-            f"{score(results):g} / {total:g} points</h4><table style=\"border-collapse:collapse\"><tr>{header}</tr>"
-            f"{rows}</table>{''.join(f'<p>Note: {html.escape(n)}</p>' for n in notes)}{images}</div>")
+    return page("feedback_cell.html.j2", title=TITLES.get(cell_id, cell_id), score=score(results),
+                total=sum(r.max_points for r in results), results=results, notes=notes, pictures=pictures)
 
 
 def _png(fig) -> str:

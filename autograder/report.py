@@ -11,7 +11,6 @@ were on target; the time each submission took; the submissions whose grading fai
 import base64
 import difflib
 import functools
-import html
 import io
 import itertools
 import re
@@ -30,6 +29,7 @@ import numpy as np  # noqa: E402
 
 import course_config as cfg  # noqa: E402
 from autograder import kept  # noqa: E402
+from autograder.pages import page  # noqa: E402
 from autograder.printable import printable  # noqa: E402
 
 SAME_LATENTS = 1e-4   # max |difference| between two students' Ex5 codes for "the same" (honest ones differ by >0.1)
@@ -258,46 +258,13 @@ def times(students) -> str:
 
 
 def class_report_html(students, title: str, skipped=()) -> str:
-    esc = html.escape
-    img = '<img src="data:image/png;base64,{}" style="max-width:100%"/>'.format
     rates = pass_rates(students)
-    parts = [f"<h1>{esc(title)}</h1><p>{len(students)} graded submissions. Points are the autograded ones "
-             f"(of {sum(sum(c.values()) for c in cfg.CHECK_POINTS.values()):g}); the written answers are graded by "
-             "hand in formgrader.</p>",
-             "<h2>Scores per exercise</h2>", img(distributions(students)),
-             "<h2>Checks: share of students passing</h2>", img(pass_rate_chart(rates)),
-             "<table><tr><th>exercise</th><th>check</th><th>passed</th></tr>" + "".join(
-                 f"<tr><td>{esc(cell)}</td><td><code>{esc(check)}</code></td><td>{p} / {t}</td></tr>"
-                 for (cell, check), (p, t) in rates.items()) + "</table>",
-             "<h2>Most frequent diagnoses</h2><p>Each failure message, numbers blanked, with how many students "
-             "got it and one picture from one of them (no names).</p><table>"]
-    for cell, check, message, count, picture in diagnoses(students)[:15]:
-        figure = img(picture[1]) if picture else ""
-        parts.append(f"<tr><td><b>{count}</b></td><td>{esc(cell)}<br><code>{esc(check)}</code></td>"
-                     f"<td>{esc(message)}</td><td style='width:320px'>{figure}</td></tr>")
-    parts.append("</table><h2>Ex5: target categories chosen</h2><table><tr><th>category</th><th>students</th>"
-                 "<th>on target</th></tr>" + "".join(f"<tr><td>{esc(n)}</td><td>{c}</td><td>{t}</td></tr>"
-                                                      for n, c, t in ex5_categories(students)) + "</table>")
-    parts += ["<h2>Time per submission</h2>", img(times(students))]
-    failed = [(s.name, s.meta["problem"]) for s in students if s.meta.get("problem")]
-    parts.append("<h2>Submissions whose run stopped</h2>" + ("<ul>" + "".join(
-        f"<li>{esc(n)}: {esc(str(p))}</li>" for n, p in failed) + "</ul>" if failed else "<p>None.</p>"))
-    if skipped:
-        parts.append("<h2>Left out of this report</h2><ul>" + "".join(
-            f"<li>{esc(n)}: {esc(why)}</li>" for n, why in skipped) + "</ul>")
-    pairs = look_at(students)
-    parts.append("<h2>Worth a look</h2><p>Similar work is not proof of anything: students may have worked "
-                 "together as allowed, or followed the same hint. Look at these before drawing any conclusion.</p>" +
-                 ("<ul>" + "".join(f"<li>{esc(a)} and {esc(b)}: {esc(why)}</li>" for a, b, why in pairs) + "</ul>"
-                  if pairs else "<p>Nothing.</p>"))
-    parts.append("<h2>Per student</h2><table><tr><th>student</th>" + "".join(
-        f"<th>{esc(c)}</th>" for c in cfg.CHECK_POINTS) + "<th>total</th></tr>" + "".join(
-        f"<tr class='student'><td>{esc(s.name)}</td>" + "".join(f"<td>{s.points.get(c, 0):g}</td>" for c in cfg.CHECK_POINTS)
-        + f"<td class='total'>{sum(s.points.values()):g}</td></tr>" for s in students) + "</table>")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:20px auto}td,th{padding:3px 10px;"
-             "border-bottom:1px solid #ddd;text-align:left;vertical-align:top}")
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{style}</style>" \
-           f"</head><body>{''.join(parts)}</body></html>"
+    return page("class_report.html.j2", title=title, students=students, skipped=skipped, cells=list(cfg.CHECK_POINTS),
+                autograded_points=sum(sum(c.values()) for c in cfg.CHECK_POINTS.values()),
+                distributions=distributions(students), rates=rates, pass_rate_chart=pass_rate_chart(rates), diagnoses=diagnoses(students)[:15],
+                ex5_categories=ex5_categories(students), times=times(students),
+                stopped=[(s.name, str(s.meta["problem"])) for s in students if s.meta.get("problem")],
+                pairs=look_at(students))
 
 
 def add_arguments(parser) -> None:

@@ -39,3 +39,21 @@ def test_near_copies_are_worth_a_look_after_trivial_edits_and_honest_work_is_not
     assert "100% of the Ex5 latents are the same codes" in pairs["original", "one_extra_code"]
     assert "nearly the same written answer in 1 cell(s): ex1_predict" in pairs["original", "one_extra_code"]
     assert report.ex5_categories(students)  # a NaN target or strings are counted, never a crash
+
+
+def test_student_text_in_the_report_is_text_never_markup():
+    """The report comes from a Jinja2 template with autoescape on: a student id, a run's problem and a check message
+    that hold markup are shown as typed."""
+    from autograder.feedback import html_report
+    from autograder.results import CheckResult
+
+    rng = np.random.default_rng(1)
+    attack = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    students = [student(attack, {"noise": rng.standard_normal((20, 32))}), student("honest", None)]
+    students[0].meta["problem"] = attack
+    page = report.class_report_html(students, f"report {attack}", skipped=[(attack, attack)])
+    assert "<script>" not in page and "<img src=x" not in page
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 4  # title, heading, per student, stopped, skipped
+    cell = html_report("ex3_arithmetic", [CheckResult("ex3_arithmetic", "shapes", 0.0, 1.0, attack)], [(attack, "AAAA")],
+                       [attack])
+    assert "<script>" not in cell and cell.count("&lt;script&gt;") == 3
