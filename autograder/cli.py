@@ -1,7 +1,9 @@
-"""The kit's one command: `latent-lab SUBCOMMAND` (or `python -m autograder SUBCOMMAND`), each subcommand a module
-of its own with add_arguments(parser), run(args) and a docstring that is its --help: grade (grade_files.py),
-autograde, regrade, report, init-course (course_folder.py), dask-certs (cluster.py).
+"""Latent Lab: grade the "Exploring Latent Spaces" assignment, with nbgrader or without it.
+
+`latent-lab SUBCOMMAND --help` says what each does. Run autograde, regrade and report from the course root.
 """
+# Each subcommand is a module of its own with add_arguments(parser), run(args) and a docstring (its --help): grade
+# (grade_files.py), autograde, regrade, report, init-course (course_folder.py), dask-certs (cluster.py).
 import argparse
 import logging
 import os
