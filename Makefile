@@ -99,11 +99,7 @@ model-card: data
 # tables of settings and the nbgrader release
 # (tests fail until these are committed in sync). The sample submissions are written at test time.
 release: venv
-	$(PY) -m lesson.build
-	$(PY) -m tools.readme
-	@# a scratch gradebook: the kit is never a course, so none is left here
-	scratch=$$(mktemp -d) && PATH=$(CURDIR)/.venv/bin:$$PATH .venv/bin/nbgrader generate_assignment latent_space \
-	  --force --db sqlite:///$$scratch/gradebook.db; status=$$?; rm -rf $$scratch; exit $$status
+	$(PY) -m tools.release
 
 clean:
 	rm -rf demo_output .pytest_cache

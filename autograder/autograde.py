@@ -19,9 +19,11 @@ import glob
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import nbformat
+from sqlalchemy.exc import SAWarning
 
 from autograder import cluster
 
@@ -44,9 +46,11 @@ def course_config():
     return config
 
 
-def course_api():
-    """nbgrader's API on the course (run from its root), with course_config(). Its constructor lists the exchange and
-    logs CRITICAL where the course has none; grading never uses the exchange, so that one message is not shown."""
+def course_api(verbose: bool = False):
+    """nbgrader's API on the course (run from its root), with course_config(). It logs at INFO by default (a screen
+    per student, and the exchange's listing): the kit's commands show its warnings and errors unless --verbose. Its
+    constructor lists the exchange and logs CRITICAL where the course has none; grading never uses the exchange, so
+    that one message is not shown."""
     from nbgrader.apps import NbGraderAPI
 
     def not_about_the_exchange(record):
@@ -55,7 +59,7 @@ def course_api():
     traitlets_log = logging.getLogger("traitlets")  # the API sets its level itself, so a filter it is
     traitlets_log.addFilter(not_about_the_exchange)
     try:
-        return NbGraderAPI(config=course_config())
+        return NbGraderAPI(config=course_config(), log_level=logging.INFO if verbose else logging.WARNING)
     finally:
         traitlets_log.removeFilter(not_about_the_exchange)
 
@@ -113,7 +117,7 @@ def run(args) -> int:
     except cluster.ClusterSetupError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    api = course_api()
+    api = course_api(args.verbose)
     coursedir = api.coursedir
     submitted = sorted(Path(p).parent.name for p in glob.glob(
         coursedir.format_path(coursedir.submitted_directory, "*", args.assignment)) if os.path.isdir(p))
@@ -132,13 +136,17 @@ def run(args) -> int:
     submissions = (parallel.read(path, s, path.parent) for s, path in present.items())  # each read when it is sent
     failed = []
     for student in (s for s, path in notebooks.items() if not os.path.lexists(path)):  # nbgrader zeroes it itself
-        failed += [] if api.autograde(args.assignment, student, force=True, create=True)["success"] else [student]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)
+            failed += [] if api.autograde(args.assignment, student, force=True, create=True)["success"] else [student]
     sandbox = "none" if args.no_sandbox else cfg.SANDBOX
     try:
         for submission, graded in parallel.grade_many(submissions, sandbox, args.workers, args.scheduler,
                                                       total=len(present), security=security):
             UseWorkerResult.results[submission.student] = graded
-            result = api.autograde(args.assignment, submission.student, force=True, create=True)
+            with warnings.catch_warnings():  # nbgrader's own ORM use on a new student's submission: harmless
+                warnings.simplefilter("ignore", SAWarning)
+                result = api.autograde(args.assignment, submission.student, force=True, create=True)
             if not result["success"]:
                 failed.append(submission.student)
                 log.error("nbgrader could not record %s:\n%s", submission.student, result.get("log", ""))

@@ -6,8 +6,6 @@ notebook's visible checks; this module adds the tolerance and the error report.
 import numpy as np
 import torch
 
-import course_config as cfg
-from reference import lesson
 from autograder.contract import Answer, CheckFailed, number_array, reshape_like, same_numbers_shape  # noqa: F401
 
 
@@ -18,18 +16,8 @@ class PassedBecause(Exception):
     """A check that passes on the student's own earlier value (carried forward) says so, in these words, beside
     its full points: a "passed" next to a picture that is plainly not the reference's would read as a mistake."""
 
-# The contract as the release ships it (a link to autograder/contract.py beside the notebook), and the settings its
-# visible checks are given per cell: course_config's values, written into the notebook when it is built.
+# The contract as the release ships it (a link to autograder/contract.py beside the notebook).
 CONTRACT_FILE = "latent_lab_contract.py"
-def format_settings(cell_id: str) -> dict:
-    """What the contract's format rules need from the config, read when asked (a changed setting reaches the
-    notebook's visible checks at the next `make release`)."""
-    return {
-        "ex3_arithmetic": {"latent_dim": lesson.VAE_RECIPE["latent_dim"]},
-        "ex4_grid": {"grid_size": lesson.EX4_GRID_SIZE, "pixel_max": cfg.PIXEL_SCALE_MAX},
-        "ex5_experiment": {"latent_dim": lesson.VAE_RECIPE["latent_dim"], "min_techniques": cfg.EX5_MIN_TECHNIQUES,
-                           "min_codes": cfg.EX5_MIN_CODES},
-    }[cell_id]
 
 
 def read_once(student, key, read):

@@ -183,7 +183,8 @@ def copy_owned(src: str, dest: str, owner: int, coursedir, log) -> list:
             if any(fnmatch.fnmatch(entry.name, pattern) for pattern in coursedir.ignore):
                 continue
             if depth == 0 and entry.name in WRITTEN_BY_COLLECT:
-                leave_out(relative, "collect writes this file itself (the time it saw the submission)")
+                if not entry.is_file(follow_symlinks=False):  # nbgrader's Submit writes a plain file: not news
+                    leave_out(relative, "collect writes this file itself (the time it saw the submission)")
                 continue
             try:
                 why = refusal(entry, owner, depth, budget, coursedir.max_file_size * 1000)

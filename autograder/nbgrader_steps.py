@@ -85,6 +85,14 @@ class ClearHiddenTestsForFeedback(ClearHiddenTests):
 
     display_data_priority = List(ClearHiddenTests.display_data_priority.default_value).tag(config=True)
 
+    def preprocess_cell(self, cell, resources, index):
+        """Also drops the bare score (`Out: 4`) under each autograded cell's table: nbgrader read it into the
+        gradebook at autograde; the student reads the same number in the table's heading."""
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "execute_result"]
+        return cell, resources
+
 
 class GradeInSandbox(NbGraderPreprocessor):
     """Run and grade one submission through the executor; never raises for anything the submission does. The

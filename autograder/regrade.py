@@ -81,7 +81,7 @@ def regrade_course(assignment: str, student: str = None, feedback: bool = False,
     """[Change] for every student of the course (run from its root) whose kept answers now grade differently."""
     from autograder.autograde import course_api
 
-    api = course_api()
+    api = course_api(verbose)
     if not verbose:  # nbgrader narrates each copy and conversion; the changes printed below are what matter
         api.log.setLevel(logging.ERROR)
     coursedir = api.coursedir

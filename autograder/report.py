@@ -172,7 +172,7 @@ def diagnoses(students) -> list:
 
 def ex5_categories(students) -> list:
     """[(category, chosen by, on target)] from each student's kept Ex5 answers."""
-    from autograder.checks.test_ex5_experiment import target_category
+    from autograder.exercises.ex5_experiment import target_category
     from reference import lesson
 
     chosen, on_target = Counter(), Counter()
@@ -197,7 +197,7 @@ def look_at(students) -> list:
     """Pairs an instructor may want to look at: Ex5 latents that are nearly the same codes, nearly the same written
     answers. Compared on what the grader derived (the codes as read, text with case, punctuation and spacing
     normalised) and by share, so one extra code or one changed character does not hide a copy."""
-    from autograder.checks.test_ex5_experiment import all_codes
+    from autograder.exercises.ex5_experiment import all_codes
 
     codes = {}
     for student in students:

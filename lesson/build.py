@@ -20,7 +20,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import course_config as cfg  # noqa: E402
-from autograder.compare import CONTRACT_FILE, format_settings  # noqa: E402
+from autograder import exercises  # noqa: E402
+from autograder.compare import CONTRACT_FILE  # noqa: E402
 from reference import lesson, solutions, vae  # noqa: E402
 
 TEXT_SOURCE = ROOT / "lesson" / f"{cfg.ASSIGNMENT_ID}.md"
@@ -36,6 +37,7 @@ def verbatim(*objects) -> str:
 def tests_for(cell_id: str) -> str:
     """An exercise's grade cell: the hidden part hands the answers to the autograder (first, so it runs even when a
     visible check fails); the visible part runs the contract's format rules, the grader's own, in its words."""
+    exercise = exercises.get(cell_id)  # a graded cell the kit does not fully know stops the build, named
     return (
         "### BEGIN HIDDEN TESTS\n"
         "# Hands the answers to the autograder, which checks them outside this kernel.\n"
@@ -47,7 +49,7 @@ def tests_for(cell_id: str) -> str:
         f"# Checks the format the autograder reads, with its own rules and words ({CONTRACT_FILE}, beside this\n"
         "# notebook). Whether the values are right is judged by the autograder, against a reference.\n"
         f"from {CONTRACT_FILE.removesuffix('.py')} import check_format\n"
-        f"print(check_format({cell_id!r}, globals(), {format_settings(cell_id)!r}))"
+        f"print(check_format(globals(), {exercise.format_rules()!r},\n                   {exercise.FORMAT_SUMMARY!r}))"
     )
 
 
@@ -115,9 +117,24 @@ def build() -> nbformat.NotebookNode:
     })
 
 
+def graded_cells_known(nb) -> None:
+    """Every autograded cell of course_config has its `<id>_tests` cell in the lesson, and the reverse."""
+    tested = {c.metadata["nbgrader"]["grade_id"].removesuffix("_tests") for c in nb.cells
+              if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
+    if tested != set(cfg.CHECK_POINTS):
+        raise SystemExit(f"{TEXT_SOURCE.name} and course_config.CHECK_POINTS disagree: grade cells without points "
+                         f"{sorted(tested - set(cfg.CHECK_POINTS))}, points without a `<id>_tests` grade cell "
+                         f"{sorted(set(cfg.CHECK_POINTS) - tested)}")
+
+
 def main() -> int:
     NOTEBOOK.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(build(), NOTEBOOK)
+    try:
+        nb = build()
+    except exercises.ExerciseIncomplete as err:
+        raise SystemExit(f"{TEXT_SOURCE.name}: {err}") from None
+    graded_cells_known(nb)
+    nbformat.write(nb, NOTEBOOK)
     print(f"Wrote {NOTEBOOK.relative_to(ROOT)} from {TEXT_SOURCE.relative_to(ROOT)}")
     return 0
 

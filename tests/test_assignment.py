@@ -239,6 +239,8 @@ def test_feedback_names_each_mistake_and_hides_the_hidden_tests(workflow):
                 for s in PIPELINE_STUDENTS}
     for html in feedback.values():
         assert "export_answers" not in html and "BEGIN HIDDEN TESTS" not in html
+        # no bare score (`Out[ ]: 4`) under a check table: the table's heading states it
+        assert not re.search(r"latent-lab-feedback(?:(?!<div class=.cell ).)*output_execute_result", html, re.S)
     assert "points the wrong way" in feedback["ben_one_mistake_each"]
     assert "The grid is upside down" in feedback["ben_one_mistake_each"]
     assert "1 technique(s); the experiment needs at least 2" in feedback["ben_one_mistake_each"]

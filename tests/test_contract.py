@@ -14,7 +14,8 @@ import torch
 import course_config as cfg
 from autograder.answers import load_cell_answers
 from autograder.checks import test_ex3_arithmetic as ex3, test_ex4_grid as ex4, test_ex5_experiment as ex5
-from autograder.compare import CONTRACT_FILE, format_settings, CheckFailed
+from autograder import exercises
+from autograder.compare import CONTRACT_FILE, CheckFailed
 from autograder.contract import check_format, export_answers
 from autograder.reference_answers import get_reference
 from reference import solutions
@@ -83,7 +84,8 @@ CASES = {  # name -> (cell, values from the right answers)
 
 def _visible(cell_id, namespace):
     try:
-        check_format(cell_id, namespace, format_settings(cell_id))
+        exercise = exercises.get(cell_id)
+        check_format(namespace, exercise.format_rules(), exercise.FORMAT_SUMMARY)
     except AssertionError as err:
         return str(err)
     return ""

@@ -287,6 +287,11 @@ def test_release_fetch_run_submit_collect_autograde_feedback_export_in_a_browser
     as_instructor(hub, commands_in_a_jupyterlab_terminal)
     output = said.read_text()
     assert output.splitlines()[0] == str(hub["site"] / "env" / "bin" / "latent-lab"), output
+    # every command of the env starts the env's Python, never the kit's .venv (its owner's alone, 0700, on a hub)
+    starts = {script.name: script.read_bytes().split(b"\n", 1)[0] for script in (hub["site"] / "env" / "bin").iterdir()
+              if script.is_file() and not script.is_symlink() and script.read_bytes()[:2] == b"#!"}
+    assert starts["nbgrader"].startswith(f"#!{hub['site']}/env/bin/".encode()), starts["nbgrader"]
+    assert [name for name, line in starts.items() if str(hub_demo.KIT).encode() in line] == []
     assert output.rstrip().endswith("exit 0"), output
     assert (course / "report.html").stat().st_uid == hub_demo.home(INSTRUCTOR).stat().st_uid
     with open(course / "grades.csv") as f:

@@ -151,7 +151,8 @@ def test_collect_takes_each_students_own_files_as_data_at_the_time_it_saw_them(s
                                                                         "latent_lab_collect.json"])
     assert (submitted[ALICE] / "timestamp.txt").read_text().startswith(str(datetime.date.today().year))
     assert (submitted[BOB] / "timestamp.txt").is_file()  # bob's folder of that name: left out, never in the way
-    assert "'timestamp.txt': collect writes this file itself" in collect.stderr
+    assert "'timestamp.txt': collect writes this file itself" in collect.stderr  # bob's folder of that name
+    assert not (submitted[ALICE] / "latent_lab_collect.json").exists()  # her Submit's timestamp.txt is not news
 
     run(site, INSTRUCTOR, "-m", "nbgrader", "autograde", A, cwd=course)
     scores = run(site, INSTRUCTOR, "-c", "from nbgrader.api import Gradebook\nwith Gradebook('sqlite:///gradebook.db') "

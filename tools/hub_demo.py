@@ -77,15 +77,34 @@ def run_as(user: str, site: Path, *args, cwd: Path) -> subprocess.CompletedProce
 
 def shared_environment(site: Path) -> None:
     """env/: the kit's .venv hard-linked (instant, no extra disk) or copied; rebuilt when requirements change."""
-    env, stamp = site / "env", hashlib.sha256((KIT / "requirements.txt").read_bytes()).hexdigest()
+    env = site / "env"
+    stamp = hashlib.sha256((KIT / "requirements.txt").read_bytes() + b"own scripts").hexdigest()
     if (env / ".latent_lab_requirements").exists() and (env / ".latent_lab_requirements").read_text() == stamp:
         return
     shutil.rmtree(env, ignore_errors=True)
     if subprocess.run(["cp", "-al", KIT / ".venv", env], capture_output=True).returncode != 0:
         shutil.rmtree(env, ignore_errors=True)
         subprocess.run(["cp", "-a", KIT / ".venv", env], check=True)  # another filesystem: a real copy
+    own_scripts(env)
     (env / ".latent_lab_requirements").write_text(stamp)
     subprocess.run(["chmod", "-R", "a+rX", env], check=True)
+
+
+def own_scripts(env: Path) -> None:
+    """The env's commands (nbgrader, jupyter, ...) start the env's own Python: a copied venv's scripts name the
+    kit's .venv, which nobody else can reach when the kit's folder is its owner's alone (0700). Each is replaced,
+    not edited in place: a hard-linked copy shares its files with the kit's .venv."""
+    kit_python, own_python = f"#!{KIT / '.venv'}/bin/".encode(), f"#!{env}/bin/".encode()
+    for script in (env / "bin").iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        with open(script, "rb") as f:
+            if not f.read(len(kit_python)) == kit_python:
+                continue
+        fresh = script.with_name(f".{script.name}.tmp")
+        fresh.write_bytes(script.read_bytes().replace(kit_python, own_python, 1))
+        fresh.chmod(script.stat().st_mode)
+        os.replace(fresh, script)
 
 
 def shared_data(site: Path) -> None:

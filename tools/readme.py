@@ -18,16 +18,28 @@ def number(x) -> str:
     return f"{x:g}"
 
 
+def predict_cells() -> list:
+    """The lesson's PREDICT answer cells, as the built source notebook has them."""
+    import nbformat
+
+    from autograder.submission import SOURCE_NOTEBOOK
+
+    return [cell.metadata["nbgrader"]["grade_id"] for cell in nbformat.read(SOURCE_NOTEBOOK, 4).cells
+            if cell.metadata.get("nbgrader", {}).get("grade_id", "").endswith("_predict")]
+
+
 def points() -> str:
+    predicts = predict_cells()
     rows = ["| Graded cell | Points | Split over the checks (`CHECK_POINTS`) or graded by hand |", "|---|---|---|"]
     for cell_id, checks in cfg.CHECK_POINTS.items():
         split = ", ".join(f"{name} {number(p)}" for name, p in checks.items())
         rows.append(f"| `{cell_id}_tests` | {number(sum(checks.values()))} | autograded: {split} |")
-    rows.append(f"| `ex1_predict` ... `ex5_predict` | 5 x {number(cfg.PREDICT_POINTS)} | by hand (`PREDICT_POINTS`) |")
+    rows.append(f"| `{predicts[0]}` ... `{predicts[-1]}` | {len(predicts)} x {number(cfg.PREDICT_POINTS)} | by hand "
+                "(`PREDICT_POINTS`) |")
     rows.append(f"| `ex5_interpretation` | {number(cfg.EX5_INTERPRETATION_POINTS)} | by hand "
                 "(`EX5_INTERPRETATION_POINTS`) |")
     auto = sum(sum(checks.values()) for checks in cfg.CHECK_POINTS.values())
-    rows.append(f"| **total** | **{number(auto + 5 * cfg.PREDICT_POINTS + cfg.EX5_INTERPRETATION_POINTS)}** | "
+    rows.append(f"| **total** | **{number(auto + len(predicts) * cfg.PREDICT_POINTS + cfg.EX5_INTERPRETATION_POINTS)}** | "
                 f"{number(auto)} autograded |")
     return "\n".join(rows)
 

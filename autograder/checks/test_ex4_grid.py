@@ -1,113 +1,13 @@
 """Ex4: decoded_grid, 10 rows x 10 columns of 28x28 decoded images over latent dims 0 and 1.
 
-The format point is the contract's (autograder/contract.py). The other three judge what the grid shows, read out
-of whatever container holds it (a 280x280 mosaic, 100 images in a row, extra size-1 dims), so right content in
-another container loses only the format point; a grid of another size is judged on its pixels and orientation.
-"""
-import numpy as np
-
+The checks only; reading the answer and what they share: autograder/exercises/ex4_grid.py."""
 import course_config as cfg
-from reference import lesson
 from autograder import contract
-from autograder.compare import CheckFailed, PassedBecause, as_array, error_report, is_close, read_once
-from autograder.diagnoses import diagnose, varied_dims
-
-CELL = "ex4_grid"
-N = lesson.EX4_GRID_SIZE
-LATENT_DIM = lesson.VAE_RECIPE["latent_dim"]
-SIDE = 28
-DECODER_FC = 64 * 7 * 7  # what model.decoder_fc(z) gives, before the transposed convolutions make the image
-MAX_PADDING = 4  # torchvision's make_grid pads 2 pixels by default
-MONOTONE_MIN_CORRELATION = 0.9  # a grid's pixels through an increasing map still correlate this well with them
-MONOTONE_MAX_FALL = 0.02  # of the grid's pixel range: how far its pixels may fall, in the order of the decoder's
-
-
-def _images(array: np.ndarray):
-    """(rows, cols, 28, 28) when the array unambiguously holds a grid of 28x28 images, else None."""
-    sized = array.reshape([d for d in array.shape if d != 1] or [1])
-    if sized.ndim == 4 and sized.shape[2:] == (SIDE, SIDE):
-        return sized
-    if sized.ndim == 3 and sized.shape[2] == SIDE * SIDE:
-        return sized.reshape(*sized.shape[:2], SIDE, SIDE)
-    if sized.ndim in (2, 3) and sized.shape[-2:] == (SIDE, SIDE) or sized.ndim == 2 and sized.shape[1] == SIDE * SIDE:
-        images = sized.reshape(-1, SIDE, SIDE)  # images in a row, row by row: a square count makes a square grid
-        side = int(round(np.sqrt(len(images))))
-        return images.reshape(side, side, SIDE, SIDE) if side * side == len(images) else None
-    if sized.ndim == 3 and sized.shape[0] == 3 and np.allclose(sized[0], sized[1:]):
-        sized = sized[0]  # a grey mosaic saved with 3 identical channels (make_grid does this)
-    if sized.ndim == 2:
-        return _mosaic(sized)
-    return None
-
-
-def _mosaic(image: np.ndarray):
-    """A mosaic of 28x28 tiles with a constant border of p pixels between them and around them (p = 0 to 4)."""
-    height, width = image.shape
-    for pad in range(MAX_PADDING + 1):
-        if (height - pad) % (SIDE + pad) or (width - pad) % (SIDE + pad):
-            continue
-        rows, cols = (height - pad) // (SIDE + pad), (width - pad) // (SIDE + pad)
-        keep = np.zeros_like(image, dtype=bool)
-        for r in range(rows):
-            for c in range(cols):
-                top, left = pad + r * (SIDE + pad), pad + c * (SIDE + pad)
-                keep[top:top + SIDE, left:left + SIDE] = True
-        border = image[~keep]
-        if rows and cols and (border.size == 0 or np.ptp(border) == 0):
-            tiles = image[keep].reshape(rows, SIDE, cols, SIDE)
-            return tiles.transpose(0, 2, 1, 3)
-    return None
-
-
-def raw_grid(student) -> np.ndarray:
-    return read_once(student, "raw_grid", lambda: _raw_grid(student))
-
-
-def _raw_grid(student) -> np.ndarray:
-    """The student's grid as (rows, cols, 28, 28) on their own pixel scale; CheckFailed when none can be read."""
-    array = as_array(student.get("decoded_grid"), "decoded_grid")
-    grid = _images(array) if array.size else None
-    if grid is None and array.size and array.shape[-1] == DECODER_FC:
-        raise CheckFailed(f"decoded_grid holds the output of the decoder's first layer, decoder_fc ({DECODER_FC} = "
-                          f"64x7x7 numbers per cell, shape {tuple(array.shape)}), not images: model.decode(z) runs "
-                          "the whole decoder and returns the 28x28 image.")
-    if grid is None and array.size and array.shape[-1] == LATENT_DIM:
-        raise CheckFailed(f"decoded_grid holds latent codes ({LATENT_DIM} numbers per cell, shape "
-                          f"{tuple(array.shape)}), not images: decode each z with model.decode(z) and keep the image.")
-    if grid is None:
-        contract.grid_format(student.get("decoded_grid"), N)  # names the problem: empty, or the shape
-        raise CheckFailed(f"decoded_grid has shape {tuple(array.shape)}: the grader cannot read 28x28 images "
-                          "out of it.")
-    return grid
-
-
-def student_grid(student) -> np.ndarray:
-    return read_once(student, "grid", lambda: _student_grid(student))
-
-
-def _student_grid(student) -> np.ndarray:
-    """The grid on a 0-1 scale (0-255 is judged once, in test_pixel_scale; the other checks see 0-1)."""
-    grid = raw_grid(student)
-    return grid / 255.0 if grid.max() > cfg.PIXEL_SCALE_MAX else grid
-
-
-def require_decoded_images(grid, reference):
-    """Format points are for a grid of decoded images, not for any array of the right shape (random pixels, a
-    blank grid): a decode has structure and changes little when encoded and decoded again."""
-    images = grid.reshape(-1, SIDE, SIDE)
-    distances = reference.decoder_distance(images)
-    flat = images.std(axis=(1, 2)) < cfg.DECODED_MIN_CONTRAST
-    far = int(((distances > cfg.DECODED_LIKE_DISTANCE) | flat).sum())
-    if far > len(images) // 2:
-        raise CheckFailed(
-            f"decoded_grid does not hold images made by the VAE's decoder: {far} of {len(images)} cells are blank "
-            f"or change a lot when encoded and decoded again (median change {np.median(distances):.2f}; decoded "
-            f"images stay below {cfg.DECODED_LIKE_DISTANCE}). Fill each cell with model.decode(z).")
-
-
-def require_decoded_cells(student, reference):
-    """require_decoded_images on the student's grid, once for both format checks."""
-    read_once(student, "decoded_like", lambda: require_decoded_images(student_grid(student), reference))
+from autograder.compare import CheckFailed, PassedBecause, error_report, is_close
+from autograder.diagnoses import diagnose
+from autograder.exercises.ex4_grid import (
+    ARRANGEMENT_NAMES, N, arrangements, grid_over, last_code, layouts, wrong_size, raw_grid, require_decoded_cells, same_images, shows_the_required_images, student_grid,
+)
 
 
 def test_shape(student, reference):
@@ -133,107 +33,31 @@ def test_pixel_scale(student, reference):
                           "own values, which run from about 0 to 1. Keep model.decode(z)'s output as it is.")
 
 
-def shows_the_required_images(student, reference) -> str:
-    """"exact" when the grid holds the required 100 images in some arrangement, "rescaled" when it holds them with
-    its pixels through an increasing map, "" otherwise; worked out once for the cell's checks."""
-    def look():
-        got, expected = student_grid(student), reference["ex4.decoded_grid"]
-        if got.shape[:2] != (N, N):
-            return ""
-        if any(is_close(a, expected, cfg.IMAGE_TOLERANCE) for a in _arrangements(got)):
-            return "exact"
-        return "rescaled" if any(same_images(a, expected) for a in _arrangements(got)) else ""
-    return read_once(student, "shows_required", look)
-
-
-def same_images(got: np.ndarray, candidate: np.ndarray) -> bool:
-    """got shows candidate's images, its pixels through one increasing map (a rescale, a second sigmoid): a
-    pixel-scale mistake, charged once in test_pixel_scale, never a reason to say the images are not there."""
-    if got.shape != candidate.shape:
-        return False
-    if is_close(got, candidate, cfg.IMAGE_TOLERANCE):
-        return True
-    x, y = candidate.reshape(-1), got.reshape(-1)
-    if y.std() < cfg.DECODED_MIN_CONTRAST or np.corrcoef(x, y)[0, 1] < MONOTONE_MIN_CORRELATION:
-        return False  # cheap first: a wrong arrangement or another grid is far from this
-    in_order = y[np.argsort(x, kind="stable")]  # got's pixels in the order of candidate's: never falling, if one map
-    fall = (np.maximum.accumulate(in_order) - in_order).max()
-    return bool(fall <= MONOTONE_MAX_FALL * np.ptp(y))
-
-
-def _arrangements(grid):
-    for k in range(4):
-        rotated = np.rot90(grid, k, axes=(0, 1))
-        yield rotated
-        yield rotated.transpose(1, 0, 2, 3)
-
-
-def _wrong_size(grid) -> str:
-    rows, cols = grid.shape[:2]
-    return (f"decoded_grid shows {rows}x{cols} images; the exercise asks for {N}x{N} over dims 0 and 1 from "
-            f"{lesson.EX4_GRID_RANGE[0]:g} to {lesson.EX4_GRID_RANGE[1]:+g}, so these are not the required cells.")
-
-
 def test_cells(student, reference):
     """The right 100 images, in whatever arrangement (orientation is its own check)."""
     got, expected = student_grid(student), reference["ex4.decoded_grid"]
     if got.shape[:2] != (N, N):
-        raise CheckFailed(_wrong_size(got))
+        raise CheckFailed(wrong_size(got))
     shown = shows_the_required_images(student, reference)
     if shown == "rescaled":
         raise PassedBecause("The right 100 images, on another pixel scale (charged once, in pixel_scale).")
     if not shown:
-        context = {"reference": reference, "last_code": _last_code(student)}
+        context = {"reference": reference, "last_code": last_code(student)}
         found = diagnose("ex4.decoded_grid", got, context, cfg.IMAGE_TOLERANCE)
         raise CheckFailed(found or f"decoded_grid's images are not the decoded grid over dims 0 and 1 from -3 to +3 "
                                    f"with all other dims 0: {error_report(got, expected)}.")
 
 
-def _last_code(student):
-    last = student.get("z")
-    return last.array if last is not None and last.kind == "array" and last.array.size == 32 else None
-
-
-def _grid_over(reference, rows, cols, low, high, base, dims=lesson.EX4_DIMS) -> np.ndarray:
-    """Reference decodes of a rows x cols grid over [low, high] in dims[0] (columns) and dims[1] (rows, top =
-    high), every other dim as in `base`."""
-    codes = np.tile(base.reshape(1, 1, 32), (rows, cols, 1))
-    codes[..., dims[0]] = np.linspace(low, high, cols)[None, :]
-    codes[..., dims[1]] = np.linspace(high, low, rows)[:, None]
-    return reference.decode(codes.reshape(-1, 32)).reshape(rows, cols, SIDE, SIDE)
-
-
-def _layouts(student):
-    """(low, high, base, dims): the required range with other dims 0, then what the student's last code shows:
-    their range, their other dims, or the two other dims they varied."""
-    yield (*lesson.EX4_GRID_RANGE, np.zeros(32), lesson.EX4_DIMS)
-    z = _last_code(student)
-    if z is None:
-        return
-    z = z.reshape(-1)
-    dims = varied_dims(z) or lesson.EX4_DIMS
-    a, b = z[list(dims)]
-    for low, high in {lesson.EX4_GRID_RANGE, (min(a, b), max(a, b)), (-max(abs(a), abs(b)), max(abs(a), abs(b)))}:
-        if high > low:
-            yield low, high, z, dims
-
-
-ARRANGEMENT_NAMES = [(lambda g: g[::-1], "it is upside down: row 0 must be dim 1 at its largest (the top of the plot)"),
-                     (lambda g: g[:, ::-1], "left and right are swapped: column 0 must be dim 0 at its smallest"),
-                     (lambda g: g[::-1, ::-1], "it is rotated by 180 degrees"),
-                     (lambda g: g.transpose(1, 0, 2, 3), "dims 0 and 1 are swapped: columns vary dim 0, rows dim 1")]
-
-
 def test_orientation(student, reference):
     """Judged on what the grid shows: the required grid, or one of the student's own size and range."""
     got, expected = student_grid(student), reference["ex4.decoded_grid"]
-    if got.shape[:2] == (N, N) and any(is_close(a, expected, cfg.IMAGE_TOLERANCE) for a in _arrangements(got)):
+    if got.shape[:2] == (N, N) and any(is_close(a, expected, cfg.IMAGE_TOLERANCE) for a in arrangements(got)):
         if not is_close(got, expected, cfg.IMAGE_TOLERANCE):
             raise CheckFailed(diagnose("ex4.decoded_grid", got, {"reference": reference}, cfg.IMAGE_TOLERANCE))
         return
     rows, cols = got.shape[:2]
-    for low, high, base, dims in _layouts(student):
-        own = _grid_over(reference, rows, cols, low, high, base, dims)
+    for low, high, base, dims in layouts(student):
+        own = grid_over(reference, rows, cols, low, high, base, dims)
         if same_images(got, own):
             return  # the right layout; the cells and pixel checks say what else is wrong
         for arrange, name in ARRANGEMENT_NAMES:

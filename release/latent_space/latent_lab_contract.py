@@ -4,7 +4,7 @@ It says how a value in the student's kernel becomes an `Answer` (numbers as floa
 nothing else is read), saves answers for the grader (`export_answers`, called by the hidden test cells), and
 holds each graded cell's format rules with the words the student reads. The release ships this file beside the
 notebook as latent_lab_contract.py (a link to this one, so there is no second copy), and the visible checks run
-`check_format(cell_id, globals(), settings)`: a student is told about the format exactly what the grader will say,
+`check_format(globals(), rules, summary)`: a student is told about the format exactly what the grader will say,
 no more and no less. Whether the values are right is judged by the grader alone (autograder/checks).
 
 Standalone on purpose (numpy; torch only if the student's values are tensors): the grading kernel never needs
@@ -281,26 +281,39 @@ def experiment_size(found: dict, min_techniques: int, min_codes: int) -> None:
         raise CheckFailed(f"experiment_latents holds {n} codes in total; the experiment needs at least {min_codes}.")
 
 
-def check_format(cell_id: str, namespace: dict, settings: dict) -> str:
-    """The visible checks: a cell's format rules on the live values, read as the grader reads them. Returns a
-    summary, or raises CheckFailed (an AssertionError) with the grader's own words. settings: course_config's
-    values, written into the notebook when it is built."""
-    def get(name):
-        return answer_of(name, namespace)
+def _latent_code_rule(answer, name, latent_dim) -> dict:
+    latent_code(answer, name, latent_dim)
+    return {}
 
-    if cell_id == "ex3_arithmetic":
-        for name in ("boot_direction", "z_result"):
-            latent_code(get(name), name, settings["latent_dim"])
-        return "boot_direction and z_result are in the format the autograder reads; it judges their values."
-    if cell_id == "ex4_grid":
-        grid_format(get("decoded_grid"), settings["grid_size"])
-        pixel_scale(number_array(get("decoded_grid"), "decoded_grid"), settings["pixel_max"])
-        return "decoded_grid is in the format the autograder reads, pixels in [0, 1]; it judges the images."
-    if cell_id == "ex5_experiment":
-        target = target_category(get("TARGET_CATEGORY"))
-        found = experiment(get("experiment_latents"), settings["latent_dim"])
-        experiment_size(found, settings["min_techniques"], settings["min_codes"])
-        n = sum(len(codes) for codes in found.values())
-        return (f"{len(found)} techniques, {n} codes, target {target}: the format the autograder reads; "
-                "it judges the decoded images.")
-    raise ValueError(f"no format rules for cell {cell_id!r}")
+
+def _grid_rule(answer, name, grid_size, pixel_max) -> dict:
+    grid_format(answer, grid_size)
+    pixel_scale(number_array(answer, name), pixel_max)
+    return {}
+
+
+def _target_rule(answer, name) -> dict:
+    return {"target": target_category(answer)}
+
+
+def _experiment_rule(answer, name, latent_dim, min_techniques, min_codes) -> dict:
+    found = experiment(answer, latent_dim)
+    experiment_size(found, min_techniques, min_codes)
+    return {"techniques": len(found), "codes": sum(len(codes) for codes in found.values())}
+
+
+# The rules an exercise's visible check may name (autograder/exercises/<cell>.py format_rules): each reads one
+# variable as the grader reads it, raises CheckFailed with the grader's words, and returns facts for the summary.
+FORMAT_RULES = {"latent_code": _latent_code_rule, "grid": _grid_rule, "target_category": _target_rule,
+                "experiment": _experiment_rule}
+
+
+def check_format(namespace: dict, rules: list, summary: str) -> str:
+    """The visible checks: a cell's format rules on the live values, read as the grader reads them. rules:
+    [(rule, variable, settings)], written into the notebook with course_config's values when it is built. Returns
+    the summary (its {fields} filled from the rules' facts), or raises CheckFailed (an AssertionError) with the
+    grader's own words."""
+    facts = {}
+    for rule, name, settings in rules:
+        facts.update(FORMAT_RULES[rule](answer_of(name, namespace), name, **settings))
+    return summary.format(**facts)
