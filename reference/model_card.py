@@ -1,7 +1,7 @@
 """Measure the shipped checkpoints and draw the Ex3 and Ex4 pictures.
 
     python -m reference.model_card                       # print the figures, write PNGs to demo_output/
-    python -m reference.model_card --update-readme       # also rewrite README's model card and reference/figures/
+    python -m reference.model_card --update-readme       # also rewrite docs/models.md's card and reference/figures/
 
 Everything is measured again from the verified checkpoints and the real test set; only training time and
 training loss come from the checkpoint, since they cannot be re-measured without training.
@@ -117,7 +117,7 @@ def update_readme(readme: Path, card: str) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=cfg.DEMO_OUTPUT_DIR)
-    parser.add_argument("--update-readme", action="store_true", help="rewrite README.md's card and reference/figures/")
+    parser.add_argument("--update-readme", action="store_true", help="rewrite docs/models.md's card and reference/figures/")
     args = parser.parse_args(argv)
     out = cfg.FIGURE_DIR if args.update_readme else args.out
     try:
@@ -128,8 +128,8 @@ def main(argv=None) -> int:
     print(card)
     print(f"\nPictures: {out}/ex3_arithmetic.png, {out}/ex4_grid.png, {out}/ex4_grid_last_dims.png")
     if args.update_readme:
-        update_readme(cfg.COURSE_ROOT / "README.md", card)
-        print("README.md model card updated.")
+        update_readme(cfg.COURSE_ROOT / "docs" / "models.md", card)
+        print("docs/models.md model card updated.")
     return 0
 
 

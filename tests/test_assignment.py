@@ -269,14 +269,16 @@ def test_export_writes_every_student_to_csv(workflow):
     assert rows["dee_kernel_dies"] == sum(corpus.expected("kernel_dies_in_ex4")["points"].values())
 
 
-def test_the_readme_states_the_configured_points_tolerances_and_limits(monkeypatch):
-    text = readme.README.read_text()
-    assert readme.with_blocks_filled(text) == text, "README is stale: run `make release`"
+def test_the_docs_state_the_configured_points_tolerances_and_limits(monkeypatch):
+    texts = {path.name: path.read_text() for path in readme.DOCS}
+    for name, text in texts.items():
+        assert readme.with_blocks_filled(text) == text, f"{name} is stale: run `make release`"
+    assert set().union(*map(readme.blocks_in, texts.values())) == set(readme.BLOCKS)
     monkeypatch.setitem(cfg.CHECK_POINTS, "ex4_grid", {**cfg.CHECK_POINTS["ex4_grid"], "orientation": 2.5})
     monkeypatch.setattr(cfg, "LATENT_TOLERANCE", dict(atol=0.03, rtol=0.01))
     monkeypatch.setattr(cfg, "CELL_TIMEOUT_SECONDS", 90)
     monkeypatch.setitem(cfg.SANDBOX_LIMITS, "memory_mb", 2048)
-    changed = readme.with_blocks_filled(text)
+    changed = "".join(map(readme.with_blocks_filled, texts.values()))
     assert "| time | 90 s per cell (`CELL_TIMEOUT_SECONDS`)" in changed and "| 2 GB of heap" in changed
     ex4_total = sum(cfg.CHECK_POINTS["ex4_grid"].values())
     row = next(line for line in changed.splitlines() if line.startswith("| `ex4_grid_tests` |"))

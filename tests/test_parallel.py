@@ -220,7 +220,7 @@ def test_only_the_holder_of_the_kits_certificate_can_use_the_cluster(submissions
 def test_the_readmes_cluster_recipe_is_the_one_tested():
     """The tests start their cluster as the README says (tests/dask_cluster.py): mutual TLS, and no web dashboard,
     which would show task keys, logs and the grading code's call stacks to anyone on the network, without a login."""
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "instructors.md").read_text()
     commands = [line for line in readme.splitlines() if re.search(r"bin/dask (scheduler|worker) ", line)]
     assert len(commands) == 2
     assert all("$NO_HTTP" in line and "$CERTS" in line for line in commands), commands

@@ -1,10 +1,11 @@
-"""The README's statements of settings (points, tolerances, caps and time limits), written from course_config.py
+"""The docs' statements of settings (points, tolerances, caps and time limits), written from course_config.py
 (`make release` runs this).
 
-    python -m tools.readme          # rewrite the generated blocks of README.md
+    python -m tools.readme          # rewrite the generated blocks of README.md and docs/*.md
 
-Each block sits between `<!-- generated: NAME ... -->` and `<!-- end NAME -->`; it is generated, don't edit it.
-A test fails when README.md differs from what this writes, so the README never states a stale point, tolerance or limit.
+Each block sits between `<!-- generated: NAME ... -->` and `<!-- end NAME -->`, in whichever file tells of it; it is
+generated, don't edit it. A test fails when a file differs from what this writes, so the docs never state a stale
+point, tolerance or limit.
 """
 import re
 import sys
@@ -12,6 +13,7 @@ import sys
 import course_config as cfg
 
 README = cfg.COURSE_ROOT / "README.md"
+DOCS = [README, *sorted((cfg.COURSE_ROOT / "docs").glob("*.md"))]  # where generated blocks may sit
 
 
 def number(x) -> str:
@@ -83,21 +85,24 @@ BLOCK = re.compile(r"(<!-- generated: (\w+) .*?-->\n)(.*?)(<!-- end \2 -->)", re
 
 
 def with_blocks_filled(text: str) -> str:
-    found = set()
+    """text with each generated block it holds written afresh."""
+    return BLOCK.sub(lambda m: f"{m.group(1)}{BLOCKS[m.group(2)]()}\n{m.group(4)}", text)
 
-    def fill(match):
-        found.add(match.group(2))
-        return f"{match.group(1)}{BLOCKS[match.group(2)]()}\n{match.group(4)}"
 
-    text = BLOCK.sub(fill, text)
-    if found != set(BLOCKS):
-        raise SystemExit(f"README.md lacks the generated block(s) {sorted(set(BLOCKS) - found)}")
-    return text
+def blocks_in(text: str) -> set:
+    return {m.group(2) for m in BLOCK.finditer(text)}
 
 
 def main() -> int:
-    README.write_text(with_blocks_filled(README.read_text()))
-    print(f"Rewrote the generated blocks of {README.name}: {', '.join(BLOCKS)}")
+    found = set()
+    for path in DOCS:
+        text = path.read_text()
+        found |= blocks_in(text)
+        if with_blocks_filled(text) != text:
+            path.write_text(with_blocks_filled(text))
+    if found != set(BLOCKS):
+        raise SystemExit(f"no file of {[p.name for p in DOCS]} holds the generated block(s) {sorted(set(BLOCKS) - found)}")
+    print(f"Rewrote the generated blocks ({', '.join(BLOCKS)}) of README.md and docs/")
     return 0
 
 
