@@ -230,6 +230,10 @@ def grid_format(answer: Answer, grid_size: int) -> None:
 
 def pixel_scale(array: np.ndarray, pixel_max: float) -> None:
     """Ex4's decoded pixels lie in [0, 1], as model.decode returns them."""
+    if array.min() < 0 and array.max() > pixel_max:
+        raise CheckFailed(f"decoded_grid has pixels from {array.min():.3g} to {array.max():.3g}, below 0 and above 1: "
+                          "values taken before the decoder's final sigmoid (logits) look like this. Keep "
+                          "model.decode(z)'s output as it is, in [0, 1].")
     if array.max() > pixel_max:
         raise CheckFailed(f"decoded_grid has pixels up to {array.max():.4g}: it is on a 0-255 scale. Keep the "
                           "decoder's output in [0, 1], as model.decode returns it.")
@@ -272,13 +276,13 @@ def experiment(answer: Answer, latent_dim: int) -> dict:
 
 
 def experiment_size(found: dict, min_techniques: int, min_codes: int) -> None:
-    """Ex5's requirements: at least min_techniques techniques and min_codes codes."""
+    """Ex5's requirements: at least min_techniques techniques and min_codes codes (both named when both fall short)."""
     n = sum(len(codes) for codes in found.values())
-    if len(found) < min_techniques:
-        raise CheckFailed(f"experiment_latents has {len(found)} technique(s); the experiment needs at least "
-                          f"{min_techniques}.")
-    if n < min_codes:
-        raise CheckFailed(f"experiment_latents holds {n} codes in total; the experiment needs at least {min_codes}.")
+    short = ([f"has {len(found)} technique(s); the experiment needs at least {min_techniques}"]
+             if len(found) < min_techniques else [])
+    short += [f"holds {n} codes in total; the experiment needs at least {min_codes}"] if n < min_codes else []
+    if short:
+        raise CheckFailed(f"experiment_latents {', and '.join(short)}.")
 
 
 def _latent_code_rule(answer, name, latent_dim) -> dict:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from reference import lesson  # noqa: E402
 from autograder.answers import Answer, CellAnswers  # noqa: E402
 from autograder.checks import test_ex5_experiment as ex5  # noqa: E402
-from autograder.compare import CheckFailed  # noqa: E402
+from autograder.compare import CheckFailed, PassedBecause  # noqa: E402
 
 SEED_SETS = {"calibration": 1000, "held-out": 2000}  # base seeds: the judge was tuned on one, reported on the other
 HONEST_PER_CATEGORY = 100
@@ -269,6 +269,8 @@ def judged(experiment, reference) -> dict:
     try:
         ex5.test_on_target(answers, reference)
         passed, message = True, ""
+    except PassedBecause as said:  # a pass that names the share and the bar
+        passed, message = True, str(said)
     except CheckFailed as failed:
         passed, message = False, str(failed)
     images = ex5.distinct_decoded(answers, reference)

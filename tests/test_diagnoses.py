@@ -141,6 +141,8 @@ def own_inputs_case(correct, vae, test_set, case):
             averages = {name: vae.reparameterize(*vae.encode(solutions.get_items_by_category(test_set, cat, 20)))
                         .mean(0, keepdim=True) for name, cat in (("z_sneaker_avg", 7), ("z_ankle_boot_avg", 9),
                                                                  ("z_sandal_avg", 5))}
+        if case == "averages_all_zeros":  # nothing encoded: the arithmetic on zeros earns nothing
+            averages = {name: torch.zeros(1, 32) for name in averages}
     direction = averages["z_ankle_boot_avg"] - averages["z_sneaker_avg"]
     result = averages["z_sandal_avg"] + direction
     if case == "right_value_other_route":  # direction the other way round, subtracted to compensate
@@ -157,6 +159,7 @@ OWN_INPUTS = {  # a value equal to the reference never loses points; one deviati
     "all_right": (set(), ""),
     "sampled_everywhere": ({"boot_direction"}, "built from sampled z"),
     "forty_items_everywhere": ({"boot_direction"}, "is the mean mu of the first 40 Sneaker items of the test set"),
+    "averages_all_zeros": ({"boot_direction", "z_result"}, "`z_ankle_boot_avg` is all zeros"),
 }
 
 
@@ -235,6 +238,8 @@ def ex4_case(correct, vae, mistake):
             z = torch.tensor([[2.0, -2.0] + [0.0] * 30])
         elif mistake == "ex4_pixels_0_255":
             grid = grid * 255
+        elif mistake == "ex4_logits":  # the decoder's output before its final sigmoid
+            grid = torch.logit(grid.double().clamp(1e-12, 1 - 1e-12))
         elif mistake == "ex4_wrong_image_shape":
             grid = grid.reshape(10, 10, 784)
         elif mistake == "ex4_wrong_grid_size":
@@ -256,6 +261,7 @@ EX4 = {
     "ex4_decoder_fc_outputs": ({"shape", "pixel_scale", "cells", "orientation"}, "decoder's first layer, decoder_fc"),
     "ex4_double_sigmoid_upside_down": ({"pixel_scale", "orientation"}, "upside down"),
     "ex4_pixels_0_255": ({"pixel_scale"}, "0-255 scale"),
+    "ex4_logits": ({"pixel_scale"}, "before the decoder's final sigmoid (logits)"),
     "ex4_wrong_image_shape": ({"shape"}, "only this format point is lost"),
     "ex4_wrong_grid_size": ({"shape", "pixel_scale", "cells", "orientation"}, "10 rows by 10 columns"),
 }
@@ -277,6 +283,8 @@ def ex5_case(correct, mistake):
     first = next(iter(experiment))
     if mistake == "ex5_too_few_codes":
         experiment = {k: v[:5] for k, v in experiment.items()}
+    elif mistake == "ex5_too_few_codes_and_techniques":  # both named, one point
+        experiment = {first: experiment[first][:10]}
     elif mistake == "ex5_too_few_techniques":
         experiment = {first: experiment[first]}
     elif mistake == "ex5_wrong_latent_shape":
@@ -296,6 +304,7 @@ def ex5_case(correct, mistake):
 EX5 = {
     "ex5_too_few_codes": ({"contract"}, "holds 10 codes"),
     "ex5_too_few_techniques": ({"contract"}, "1 technique(s)"),
+    "ex5_too_few_codes_and_techniques": ({"contract"}, "has 1 technique(s); the experiment needs at least 2, and holds 10 codes"),
     "ex5_wrong_latent_shape": ({"contract"}, "must have shape (n, 32)"),
     "ex5_non_finite": ({"contract"}, "NaN or infinite"),
     "ex5_bad_target": ({"contract", "on_target"}, "int from 0 to 9"),
@@ -318,6 +327,17 @@ def test_every_catalogue_entry_has_a_test_here():
     tested = set(EX3) | set(EX4) | set(EX5)
     assert {d.name for d in CATALOGUE} <= tested
     assert set(CHECK_DIAGNOSES) <= tested
+
+
+def test_dataset_images_earn_no_format_points_and_an_8_bit_decoded_grid_keeps_them(tmp_path, ref, correct, test_set):
+    """100 stored pictures are not a decoded grid (the hold-out's "grid of training images"); the right grid saved
+    as 8-bit pixels is, and costs only its scale."""
+    pictures = torch.stack([test_set[i][0].reshape(28, 28) for i in range(100)]).reshape(10, 10, 28, 28)
+    outcome = grade(tmp_path, ref, "ex4_grid", {"decoded_grid": pictures})
+    assert failed(outcome) == {"shape", "pixel_scale", "cells", "orientation"}
+    assert "holds stored pictures, not decoder outputs" in outcome["shape"]
+    eight_bit = (correct["decoded_grid"] * 255).round().to(torch.uint8)
+    assert failed(grade(tmp_path, ref, "ex4_grid", {"decoded_grid": eight_bit, "z": correct["z"]})) == {"pixel_scale"}
 
 
 def test_random_pixels_of_the_right_shape_earn_no_format_points(tmp_path, ref):

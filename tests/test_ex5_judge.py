@@ -13,7 +13,7 @@ import course_config as cfg
 from reference import lesson
 from autograder.answers import Answer
 from autograder.checks import test_ex5_experiment as ex5
-from autograder.compare import CheckFailed
+from autograder.compare import CheckFailed, PassedBecause
 from autograder.reference_answers import NO_CATEGORY, get_reference
 from reference import solutions
 
@@ -38,6 +38,8 @@ def on_target(ref, target, techniques):
                    Answer(name, "array", array=np.asarray(codes, dtype=np.float64)) for name, codes in techniques.items()])}
     try:
         ex5.test_on_target(student, ref)
+        return ""
+    except PassedBecause:  # passed, naming the share and the bar
         return ""
     except CheckFailed as failed:
         return str(failed)

@@ -1,6 +1,8 @@
 """Ex3: boot_direction = ankle boot - sneaker; z_result = sandal + boot_direction (20-item mean mu codes).
 
 The checks only; reading the answer and what they share: autograder/exercises/ex3_arithmetic.py."""
+import numpy as np
+
 import course_config as cfg
 from autograder import contract
 from autograder.compare import CheckFailed, PassedBecause, is_close
@@ -26,6 +28,11 @@ def test_boot_direction(student, reference):
                                          sign=-1):
             raise CheckFailed(f"`boot_direction` = z_ankle_boot_avg - z_sneaker_avg is the right arithmetic, but "
                               f"{averages}. This costs this step once; the next step is judged on your own values.")
+        if averages and same_arithmetic(raw, raw_value(student, "z_sneaker_avg"), raw_value(student, "z_ankle_boot_avg"),
+                                         sign=-1):
+            raise CheckFailed(f"`boot_direction` is your z_sneaker_avg - your z_ankle_boot_avg: it points the wrong "
+                              f"way (the direction from sneaker to ankle boot is ankle boot minus sneaker), and "
+                              f"{averages}. The next step is judged on your own values.")
     got, expected = read_value(student, "boot_direction"), reference["ex3.boot_direction"]
     if is_close(got, expected, cfg.LATENT_TOLERANCE):
         return
@@ -54,6 +61,12 @@ def test_z_result(student, reference):
     sandal = own_value(student, "z_sandal_avg")
     sandal = reference_average(reference, "z_sandal_avg") if sandal is None else sandal
     if is_close(got, sandal + direction, cfg.LATENT_TOLERANCE):
+        zeros = [f"your `{name}`" for name, value in (("z_sandal_avg", sandal), ("boot_direction", direction))
+                 if np.abs(value).max() <= cfg.LATENT_TOLERANCE["atol"]]
+        if zeros and not is_close(got, reference["ex3.z_result"], cfg.LATENT_TOLERANCE):
+            raise CheckFailed(f"`z_result` is your z_sandal_avg + your boot_direction, but {' and '.join(zeros)} "
+                              f"{'is' if len(zeros) == 1 else 'are'} all zeros: adding zero shows no arithmetic to "
+                              "credit. Compute the averages from encode_to_mu, then the direction, then the sum.")
         off = off_averages(student, reference, ["z_sandal_avg"])
         charged = (off_averages(student, reference, ["z_ankle_boot_avg", "z_sneaker_avg"])
                    and not is_close(direction, reference["ex3.boot_direction"], cfg.LATENT_TOLERANCE))

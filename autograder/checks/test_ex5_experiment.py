@@ -5,11 +5,11 @@ import numpy as np
 import course_config as cfg
 from reference import lesson
 from autograder import contract
-from autograder.compare import CheckFailed
+from autograder.compare import CheckFailed, PassedBecause
 from autograder.diagnoses import CHECK_DIAGNOSES
 from autograder.reference_answers import NO_CATEGORY, verdict_name
 from autograder.exercises.ex5_experiment import (
-    or_none, decoded, distinct_decoded, target_category, techniques,
+    ON_TARGET, or_none, decoded, distinct_decoded, target_category, techniques,
 )
 
 
@@ -49,9 +49,10 @@ def test_on_target(student, reference):
     hits = int((verdicts == target).sum())
     bar = reference.on_target_bar(target)
     needed = int(np.ceil(bar * len(images) - 1e-9))
+    counts = np.bincount(verdicts, minlength=NO_CATEGORY + 1)
+    seen = ", ".join(f"{verdict_name(c)} {counts[c]}" for c in np.argsort(-counts, kind="stable")[:3] if counts[c])
+    said = dict(judge=reference.judge_name(), target=lesson.CATEGORY_NAMES[target], hits=hits, n=len(images),
+                needed=needed, bar=bar, seen=seen)
     if hits < needed:
-        counts = np.bincount(verdicts, minlength=NO_CATEGORY + 1)
-        seen = ", ".join(f"{verdict_name(c)} {counts[c]}" for c in np.argsort(-counts, kind="stable")[:3] if counts[c])
-        raise CheckFailed(CHECK_DIAGNOSES["ex5_off_target"].format(
-            judge=reference.judge_name(), target=lesson.CATEGORY_NAMES[target], hits=hits, n=len(images),
-            needed=needed, bar=bar, seen=seen))
+        raise CheckFailed(CHECK_DIAGNOSES["ex5_off_target"].format(**said))
+    raise PassedBecause(ON_TARGET.format(**said))  # full points, with the share and the bar

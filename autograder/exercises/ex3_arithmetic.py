@@ -86,6 +86,11 @@ def off_averages(student, reference, names) -> dict:
 def _what_went_into(name, value, reference) -> str:
     """Why an exported average differs from the lesson's, said only as far as the reference ingredients show it."""
     label = lesson.EX3_CATEGORIES[AVERAGES[name]]
+    if np.ptp(value) <= cfg.LATENT_TOLERANCE["atol"]:  # zeros, or one number repeated: nothing was encoded
+        constant = float(np.asarray(value).flat[0])
+        return (f"`{name}` is {'all zeros' if abs(constant) <= cfg.LATENT_TOLERANCE['atol'] else f'{constant:.3g} in every entry'}"
+                f": it was not computed from the encoded items (the mean of encode_to_mu of the first "
+                f"{lesson.EX3_N_SAMPLES} {NAMES[label]} items)")
     if is_close(value, reference["category_mean_logvar"][label][None, :], cfg.LATENT_TOLERANCE):
         return f"`{name}` averages logvar, not mu: the location of an image in latent space is mu"
     for other in range(10):
@@ -106,7 +111,7 @@ def _what_went_into(name, value, reference) -> str:
 
 
 def averages_message(step, off, reference) -> str:
-    causes = "; ".join(_what_went_into(name, value, reference) for name, value in off.items())
+    causes = "; ".join(_what_went_into(name, value, reference).rstrip(".") for name, value in off.items())
     return (f"Your arithmetic for {step} is right, but the averages it starts from are not the lesson's: {causes}. "
             "This costs this step once; the next step is judged on your own values.")
 

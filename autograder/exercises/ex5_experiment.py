@@ -14,6 +14,9 @@ CELL = "ex5_experiment"
 
 
 LATENT_DIM = lesson.VAE_RECIPE["latent_dim"]
+# What a passing on_target check says: the share the judge saw and the category's bar (the notebook promises it).
+ON_TARGET = ("On target: {hits} of your {n} distinct decoded images show {target} to {judge}; {target}'s bar is "
+             "{bar:.0%}, so {needed} were needed. The judge's most frequent names: {seen}.")
 
 
 def _category_names() -> dict:
