@@ -8,6 +8,7 @@ a strange value all become failed checks with a message, so every submission end
 """
 import contextlib
 import io
+import logging
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,11 @@ from autograder.compare import CheckFailed, PassedBecause
 from autograder.reference_answers import get_reference
 from autograder.results import CheckResult
 from autograder import settings
+from autograder.printable import printable
 from autograder.errors import MachineProblem
 
 CHECKS_DIR = Path(__file__).parent / "checks"
+log = logging.getLogger(__name__)
 
 
 class _NotExported:
@@ -80,6 +83,10 @@ class _ChecksPlugin:
             else:  # a crash in a check on an odd value: the student still gets a reason, not a traceback
                 err = call.excinfo.value
                 self.outcomes[key] = (False, f"The grader could not check this value ({type(err).__name__}: {err}).")
+                where = call.excinfo.traceback[-1]  # for the instructor: a check that crashes on many students is a bug
+                log.warning("check %s of %s raised %s at %s:%d; the student is told the grader could not check it",
+                            key[1], key[0], printable(f"{type(err).__name__}: {err}")[:300], Path(str(where.path)).name,
+                            where.lineno + 1)
 
 
 def _load_answers(answers_dir: Path, cell_id: str, stopped: str):

@@ -5,6 +5,7 @@ before its first submission (local and Dask workers, nbgrader's autograde) and t
 mistyped value stops with a message naming the setting, what it must be and the file, instead of raising inside a
 kernel run and zeroing every student. A new setting without a rule here fails tests/test_settings.py.
 """
+import ast
 import math
 import re
 from pathlib import Path
@@ -103,8 +104,32 @@ TOGETHER = [  # rules between settings, checked once each alone is right: (test,
     (lambda m: m.SUBMISSION_TIMEOUT_SECONDS >= m.CELL_TIMEOUT_SECONDS,
      "SUBMISSION_TIMEOUT_SECONDS (the whole notebook) must be at least CELL_TIMEOUT_SECONDS (one cell)"),
     (lambda m: m.EX5_MAX_CODES >= m.EX5_MIN_CODES, "EX5_MAX_CODES must be at least EX5_MIN_CODES"),
-    (lambda m: set(m.GRADED_ANSWERS) == set(m.CHECK_POINTS), "GRADED_ANSWERS and CHECK_POINTS must name the same cells"),
 ]
+
+
+def checks_in_files(cell_id: str) -> set:
+    """The test_<check> functions of autograder/checks/test_<cell>.py, read without importing it (None: no file)."""
+    path = Path(__file__).parent / "checks" / f"test_{cell_id}.py"
+    if not path.is_file():
+        return None
+    return {node.name.removeprefix("test_") for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+
+
+def cells_agree(module) -> list:
+    """GRADED_ANSWERS and CHECK_POINTS name the same cells, and each cell's points name its checks."""
+    found = []
+    answers, points = set(module.GRADED_ANSWERS), set(module.CHECK_POINTS)
+    if answers != points:
+        found.append(f"GRADED_ANSWERS and CHECK_POINTS must name the same cells: only in GRADED_ANSWERS "
+                     f"{sorted(answers - points)}, only in CHECK_POINTS {sorted(points - answers)}")
+    for cell_id, checks in module.CHECK_POINTS.items():
+        written = checks_in_files(cell_id)
+        if written is not None and written != set(checks):
+            found.append(f"CHECK_POINTS[{cell_id!r}] must give points to the checks of autograder/checks/test_{cell_id}"
+                         f".py: checks without points {sorted(written - set(checks))}, points without a check "
+                         f"{sorted(set(checks) - written)}")
+    return found
 
 
 def problems(module=cfg) -> list:
@@ -118,7 +143,7 @@ def problems(module=cfg) -> list:
         elif not ok(value):
             found.append(f"{name} must be {shape}, not {value!r}"[:300])
     if not found:
-        found += [said for holds, said in TOGETHER if not holds(module)]
+        found += [said for holds, said in TOGETHER if not holds(module)] + cells_agree(module)
     return found
 
 

@@ -22,8 +22,8 @@ def pin() -> None:
     anything (the autograder package and `make reference` do it first; torch reads them at its first operation).
     An empty or malformed value counts as unset (the libraries would silently take their own kernels, and a kernel
     would get another set than its grader), with a warning."""
-    if cfg.CPU_KERNELS not in PINNED:
-        raise ValueError(f"CPU_KERNELS in {cfg.__file__} must be one of {sorted(PINNED)}, not {cfg.CPU_KERNELS!r}")
+    if getattr(cfg, "CPU_KERNELS", None) not in PINNED:
+        return  # a mistyped setting: autograder/settings.py names it and stops before anything is graded
     for name in VARIABLES:
         value = os.environ.pop(name, "")
         if value and not VALUE.fullmatch(value):

@@ -1,6 +1,7 @@
 """The autograder's modules form layers with no cycle, as the README's table gives them: a module imports only
 modules of lower layers (imports inside functions count too), and each imports on its own."""
 import ast
+import fnmatch
 import re
 import subprocess
 import sys
@@ -15,12 +16,17 @@ PACKAGE = Path(cfg.COURSE_ROOT) / "autograder"
 
 
 def layers() -> dict:
-    """{module: layer} from the README's table ("checks/test_ex4_grid" for autograder/checks/test_ex4_grid.py)."""
+    """{module: layer} from the table in docs/maintainers.md ("checks/test_ex4_grid" for
+    autograder/checks/test_ex4_grid.py; `exercises/*` for every module in that folder)."""
     text = (Path(cfg.COURSE_ROOT) / "docs" / "maintainers.md").read_text()
     table = text[text.index("<!-- layers:"):]
     table = table[:table.index("\n\n", table.index("| Layer |"))]
-    return {name: int(layer) for layer, names in re.findall(r"^\| (\d+) \| (.*) \|$", table, re.M)
-            for name in re.findall(r"`([\w/]+)`", names)}
+    patterns = {name: int(layer) for layer, names in re.findall(r"^\| (\d+) \| (.*) \|$", table, re.M)
+                for name in re.findall(r"`([\w/*]+)`", names)}
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    found = {module: layer for pattern, layer in patterns.items() if "*" in pattern
+             for module in fnmatch.filter(modules, pattern)}
+    return found | {name: layer for name, layer in patterns.items() if "*" not in name}  # a name beats a pattern
 
 
 def module_name(path: Path) -> str:

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 import course_config as cfg
-from autograder import run_checks
+from autograder import run_checks, settings
 from autograder.run_checks import ChecksBroken, load_all_answers
 
 
@@ -31,8 +31,19 @@ def test_points_without_a_check_stop_grading(tmp_path, monkeypatch):
     points = {cell: dict(checks) for cell, checks in cfg.CHECK_POINTS.items()}
     points["ex4_grid"]["colour"] = 1.0
     monkeypatch.setattr(cfg, "CHECK_POINTS", points)
-    with pytest.raises(ChecksBroken, match=r"points without a check \[\('ex4_grid', 'colour'\)\]"):
+    with pytest.raises(settings.SettingsWrong, match=r"CHECK_POINTS\['ex4_grid'\] must give points to the checks of "
+                       r"autograder/checks/test_ex4_grid.py: checks without points \[\], points without a check \['colour'\]"):
         run_checks.run_checks(load_all_answers(tmp_path))
+
+
+def test_a_check_that_crashes_tells_the_student_and_warns_the_instructor(tmp_path, checks_copy, caplog):
+    module = checks_copy / "test_ex4_grid.py"
+    module.write_text(module.read_text().replace("def test_cells(student, reference):\n",
+                                                 "def test_cells(student, reference):\n    int('x')\n"))
+    results = run_checks.run_checks(load_all_answers(tmp_path))
+    cells = next(r for r in results["ex4_grid"] if r.name == "cells")
+    assert cells.points == 0 and "The grader could not check this value (ValueError" in cells.message
+    assert "check cells of ex4_grid raised ValueError: invalid literal" in caplog.text and "test_ex4_grid.py" in caplog.text
 
 
 def test_the_shipped_checks_run(tmp_path):

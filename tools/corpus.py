@@ -62,12 +62,19 @@ def move_to_new_cell(cell_id, line):
 
 
 UNTOUCHED = "untouched"
+
+
+def every_cell_from(cell_id=None) -> dict:
+    """ALL for each autograded cell from cell_id on (every one by default), in course_config's order: a run that
+    stopped there leaves the rest ungraded, whatever exercises the course has."""
+    cells = list(cfg.CHECK_POINTS)
+    return {cell: ALL for cell in cells[cells.index(cell_id) if cell_id else 0:]}
 # name -> (edits, {cell: checks it must fail, or ALL}, words the feedback must hold or None)
 SUBMISSIONS = {
     "passes_all": ([], {}, None),
-    "untouched_release": (UNTOUCHED, {"ex3_arithmetic": ALL, "ex4_grid": ALL, "ex5_experiment": ALL}, None),
+    "untouched_release": (UNTOUCHED, every_cell_from(), None),
     "kernel_dies_in_ex4": ([prepend("ex4_grid", "import os\nos._exit(1)  # the kernel dies here")],
-                           {"ex4_grid": ALL, "ex5_experiment": ALL}, "kernel died"),
+                           every_cell_from("ex4_grid"), "kernel died"),
     # Ex3 mistakes: each costs the step it is in; z_result is judged on the student's own direction.
     "ex3_direction_reversed": ([replace("ex3_arithmetic", "boot_direction = z_ankle_boot_avg - z_sneaker_avg",
                                         "boot_direction = z_sneaker_avg - z_ankle_boot_avg")],
@@ -229,7 +236,7 @@ SUBMISSIONS = {
         "# An input transformer that rewrites every later cell, hidden tests included\n"
         "get_ipython().input_transformers_post.append(\n"
         "    lambda lines: [l.replace('export_answers', 'print') for l in lines])")],
-        {"ex3_arithmetic": ALL, "ex4_grid": ALL, "ex5_experiment": ALL}, "Nothing was graded"),
+        every_cell_from(), "Nothing was graded"),
 }
 
 
