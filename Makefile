@@ -89,7 +89,9 @@ checkpoints: data
 
 # Re-derive what grading compares against (the lesson's answers, the Ex5 judge) from the shipped VAE and the data,
 # about 40 s, then pin the printed REFERENCE_SHA256. Grading never derives it: every machine grades with this file.
+# Settings first: derive.py pins the CPU kernels course_config names, and a mistyped name would pin none.
 reference: data
+	$(PY) -c "from autograder import settings; settings.require()"
 	$(PY) -m reference.derive
 
 model-card: data
