@@ -5,15 +5,12 @@
 Run after editing lesson/latent_space.md, course_config.py or an exercise (autograder/exercises/). The kit is
 never a course: nbgrader gets a scratch gradebook, removed afterwards.
 """
-import os
-import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 import course_config as cfg
 from lesson import build
-from tools import readme
+from tools import course, readme
 
 
 def main() -> int:
@@ -21,11 +18,11 @@ def main() -> int:
     if status:
         return status
     readme.main()
-    bin_dir = str(Path(sys.executable).parent)  # nbgrader calls `alembic` from the same environment
     with tempfile.TemporaryDirectory() as scratch:
-        return subprocess.run([os.path.join(bin_dir, "nbgrader"), "generate_assignment", cfg.ASSIGNMENT_ID, "--force",
-                               "--db", f"sqlite:///{scratch}/gradebook.db"], cwd=cfg.COURSE_ROOT,
-                              env={**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}).returncode
+        done = course.nbgrader(cfg.COURSE_ROOT, "generate_assignment", cfg.ASSIGNMENT_ID, "--force",
+                               "--db", f"sqlite:///{scratch}/gradebook.db", check=False)
+    print(done.stderr[-3000:] if done.returncode else f"Released {cfg.ASSIGNMENT_ID} into release/", file=sys.stderr)
+    return done.returncode
 
 
 if __name__ == "__main__":
