@@ -8,7 +8,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 PY := .venv/bin/python
 DEBIAN_FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test test-fast lint data sandbox browser venv checkpoints reference model-card release clean hub-demo
+.PHONY: demo test test-fast lint data sandbox browser venv checkpoints reference dataset-codes model-card release clean hub-demo
 
 demo: data sandbox
 	$(PY) -m reference.model_card
@@ -93,6 +93,10 @@ checkpoints: data
 reference: data
 	$(PY) -c "from autograder import settings; settings.require()"
 	$(PY) -m reference.derive
+
+# The VAE's mu code of every Fashion-MNIST item, for Ex5's reconstructions; pin the printed sha256 after retraining.
+dataset-codes: data
+	$(PY) -m reference.dataset_codes
 
 model-card: data
 	$(PY) -m reference.model_card --update-readme

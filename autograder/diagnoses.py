@@ -203,6 +203,10 @@ CHECK_DIAGNOSES = {
     "ex5_near_duplicates": "Too many near-duplicates: only {distinct} distinct image(s) among your {n} (two count as "
                            "one when their mean pixel difference is below {threshold}); the experiment needs at "
                            "least {min}. Vary the codes more.",
+    "ex5_real_items": "{real} of your {n} codes are the encoder's codes (mu) of real Fashion-MNIST items ({items}): "
+                      "decoding them reconstructs those photos rather than generating new images, so they do not "
+                      "count. {distinct} distinct generated image(s) remain; the experiment needs at least {min}. "
+                      "Move away from the items' codes (noise, steps along directions, blends).",
     "ex5_off_target": "Judged by {judge}: {hits} of your {n} distinct decoded images are {target}; {needed} are "
                       "needed ({target}'s bar: {bar:.0%} of your distinct images). "
                       "Most were seen as: {seen}.",

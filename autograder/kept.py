@@ -26,7 +26,7 @@ MAX_RECORD_BYTES = 20 * 2**20  # a record is ~10 KB plus its pictures (~200 KB);
 KIT = Path(__file__).resolve().parents[1]
 GRADING_SOURCES = ["course_config.py", "autograder/checks", "autograder/compare.py", "autograder/answers.py",
                    "autograder/contract.py", "autograder/grade.py", "autograder/diagnoses.py",
-                   "autograder/feedback.py", "autograder/reference_answers.py", "reference/lesson.py",
+                   "autograder/feedback.py", "autograder/reference_answers.py", "reference/lesson.py", "reference/dataset_codes.py",
                    "reference/judge.py"]
 
 

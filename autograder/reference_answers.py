@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import course_config as cfg
-from reference import data, derive, lesson
+from reference import data, dataset_codes, derive, lesson
 from reference.judge import NO_CATEGORY, Float64VAE, bars, judge_codes, verdict_name  # noqa: F401
 from autograder import settings
 from autograder.errors import MachineProblem
@@ -61,6 +61,17 @@ class Reference:
     def on_target_bar(self, category: int) -> float:
         """The share of distinct images the judge must name `category` (see course_config.EX5_ON_TARGET_SHARE)."""
         return float(self.values["ex5.judge.bar"][category])
+
+    @functools.cached_property
+    def _dataset_codes(self) -> dict:
+        try:
+            return dataset_codes.read_verified()
+        except ValueError as err:
+            raise ReferenceProblem(str(err)) from None
+
+    def real_items(self, codes: np.ndarray) -> list:
+        """For each code, (split, index) of the Fashion-MNIST item it is the shipped VAE's mu of, or None."""
+        return dataset_codes.real_items(codes, self._dataset_codes)
 
     def judge(self, images: np.ndarray) -> np.ndarray:
         """A category for each (28, 28) image (NO_CATEGORY when its code lies where no category's decodes lie):
@@ -142,6 +153,7 @@ def get_reference() -> Reference:
         values, sha256, meta = read_shipped()
         reference = Reference(values, vae, sha256, meta)
         check_machine(reference)
+        reference.real_items(np.zeros((0, vae.latent_dim)))  # the dataset codes verified before anyone is graded
     except ReferenceProblem:
         raise
     except CheckpointError as err:

@@ -36,6 +36,10 @@ CLASSIFIER_SHA256 = "81b5b5d518ef3981d336c07c2c026fd3af8f3185d4400645ddc3d572a95
 # CPU moves its bars by up to 0.006, enough to flip a student, so grading never fits or recomputes it.
 REFERENCE_ANSWERS = CHECKPOINT_DIR / "reference_answers.npz"
 REFERENCE_SHA256 = "c58e91cc6857baf88d669ae2d8b14c71bc7534b8e11a8ab761adaefeab97b796"
+# The VAE's mu code of every Fashion-MNIST item (float16), by `make dataset-codes` (reference/dataset_codes.py): Ex5
+# counts a code that is a real item's as a reconstruction, not a generated image, without reading the dataset.
+DATASET_CODES = CHECKPOINT_DIR / "dataset_codes.npz"
+DATASET_CODES_SHA256 = "2c5554b676278d79cae9fa2283135b488be55f74704f1685b3832fd6d6b42fff"
 # Each grading process first recomputes what it can of the shipped answers on its own CPU and stops (MachineProblem)
 # beyond these max |differences|. Measured between kernel sets (AVX-512, AVX2, default, oneDNN off, 1 or 2 threads):
 # float32 (the lesson's answers) up to 1e-6, 20,000x inside LATENT_TOLERANCE; float64 (the grader's own decodes

@@ -30,7 +30,8 @@ def correct(vae, test_set):
     return {"boot_direction": ex3_values["boot_direction"], "z_result": ex3_values["z_result"],
             "z_sneaker_avg": ex3_values["z_sneaker_avg"], "z_sandal_avg": ex3_values["z_sandal_avg"],
             "decoded_grid": solutions.ex4_grid(vae), "z": torch.tensor([[3.0, -3.0] + [0.0] * 30]),
-            "TARGET_CATEGORY": target, "experiment_latents": experiment}
+            "TARGET_CATEGORY": target, "experiment_latents": experiment,
+            "real_items": solutions.encode_to_mu(vae, solutions.get_items_by_category(test_set, target, n=20))}
 
 
 class PassedWith(str):
@@ -298,6 +299,8 @@ def ex5_case(correct, mistake):
         experiment = {k: v[:1].repeat(len(v), 1) for k, v in experiment.items()}
     elif mistake == "ex5_off_target":
         target = 1
+    elif mistake == "ex5_real_items":  # the encoder's codes of 20 real items, as two "techniques"
+        experiment = {"first ten": correct["real_items"][:10], "next ten": correct["real_items"][10:]}
     return {"TARGET_CATEGORY": target, "experiment_latents": experiment}
 
 
@@ -309,6 +312,8 @@ EX5 = {
     "ex5_non_finite": ({"contract"}, "NaN or infinite"),
     "ex5_bad_target": ({"contract", "on_target"}, "int from 0 to 9"),
     "ex5_near_duplicates": ({"diversity"}, "Too many near-duplicates"),  # one mistake, charged once
+    "ex5_real_items": ({"diversity"}, "20 of your 20 codes are the encoder's codes (mu) of real Fashion-MNIST items "
+                                      "(test #9, test #12, "),  # reconstructions, still judged on target
     "ex5_off_target": ({"on_target"}, "Judged by the VAE itself (each image encoded again and named by a small "
                                       "network trained on this VAE's decodes): 0 of your 35 distinct decoded images "
                                       "are Trouser; 18 are needed (Trouser's bar: 50%"),
@@ -321,6 +326,15 @@ def test_ex5_mistake_costs_its_check_and_is_named(tmp_path, ref, correct, mistak
     outcome = grade(tmp_path, ref, "ex5_experiment", ex5_case(correct, mistake))
     assert failed(outcome) == checks
     assert words in " ".join(outcome.values())
+
+
+def test_a_few_real_items_among_generated_codes_cost_nothing(tmp_path, ref, correct):
+    """Interpolation endpoints and a look at the items themselves are part of an honest experiment: only too few
+    generated images cost the diversity point."""
+    experiment = dict(correct["experiment_latents"], endpoints=correct["real_items"][:4])
+    outcome = grade(tmp_path, ref, "ex5_experiment", {"TARGET_CATEGORY": correct["TARGET_CATEGORY"],
+                                                     "experiment_latents": experiment})
+    assert failed(outcome) == set()
 
 
 def test_every_catalogue_entry_has_a_test_here():

@@ -154,6 +154,11 @@ SUBMISSIONS = {
                              replace("ex5_experiment", "'dimension sweep': torch.cat(sweep)",
                                      "'copies': z_center.repeat(10, 1)")],
                             {"ex5_experiment": {"diversity"}}, "Too many near-duplicates"),
+    # Reconstructions, not generated images: the encoder's codes of 30 real sneakers, split into two "techniques".
+    "ex5_real_items": ([replace("ex5_experiment", "experiment_latents = {'neighbourhood sampling': neighbourhood, "
+                                "'dimension sweep': torch.cat(sweep)}",
+                                "experiment_latents = {'first items': z_items[:15], 'next items': z_items[15:30]}")],
+                       {"ex5_experiment": {"diversity"}}, "codes (mu) of real Fashion-MNIST items"),
     "ex5_off_target": ([replace("ex5_experiment", "TARGET_CATEGORY = 7  # Sneaker", "TARGET_CATEGORY = 1  # Trouser"),
                         replace("ex5_experiment", "get_items_by_category(test_dataset, TARGET_CATEGORY, n=50)",
                                 "get_items_by_category(test_dataset, 7, n=50)")],

@@ -9,7 +9,7 @@ from autograder.compare import CheckFailed, PassedBecause
 from autograder.diagnoses import CHECK_DIAGNOSES
 from autograder.reference_answers import NO_CATEGORY, verdict_name
 from autograder.exercises.ex5_experiment import (
-    ON_TARGET, or_none, decoded, distinct_decoded, target_category, techniques,
+    ON_TARGET, or_none, decoded, distinct_decoded, distinct_images, real_items, target_category, techniques,
 )
 
 
@@ -31,9 +31,17 @@ def test_contract(student, reference):
 
 
 def test_diversity(student, reference):
+    """Enough distinct generated images. Codes that are real items' mu decode to reconstructions, not generated
+    images (the lesson asks for generated variations): they do not count here, and only here."""
     images = decoded(student, reference)
-    distinct = len(distinct_decoded(student, reference))
     needed = min(len(images), cfg.EX5_MIN_CODES)  # too few codes is the contract's fault, not diversity's
+    real = [item for item in real_items(student, reference) if item]
+    generated = np.array([item is None for item in real_items(student, reference)], dtype=bool)
+    distinct = len(distinct_images(images[generated], cfg.EX5_DUPLICATE_PIXEL_DISTANCE))
+    if distinct < needed and real:
+        named = ", ".join(f"{split} #{index}" for split, index in real[:5]) + (", ..." if len(real) > 5 else "")
+        raise CheckFailed(CHECK_DIAGNOSES["ex5_real_items"].format(
+            real=len(real), n=len(images), items=named, distinct=distinct, min=needed))
     if distinct < needed:
         raise CheckFailed(CHECK_DIAGNOSES["ex5_near_duplicates"].format(
             distinct=distinct, n=len(images), threshold=cfg.EX5_DUPLICATE_PIXEL_DISTANCE, min=needed))

@@ -116,12 +116,19 @@ def decoded(student, reference) -> np.ndarray:
     return read_once(student, "decoded", lambda: reference.decode(all_codes(student)))
 
 
+def real_items(student, reference) -> list:
+    """For each judged code, the (split, index) of the real item it is the encoder's mu of, or None."""
+    return read_once(student, "real", lambda: reference.real_items(all_codes(student)))
+
+
 def distinct_decoded(student, reference) -> np.ndarray:
     return read_once(student, "distinct", lambda: distinct_images(decoded(student, reference),
                                                                  cfg.EX5_DUPLICATE_PIXEL_DISTANCE))
 
 
 # ------------------------------------------------------------------------------------------------ what students see
+# The checks the notebook's own format tests state: all a student reads when FEEDBACK_ON_SUBMIT is "format".
+FORMAT_CHECKS = ("contract",)
 TITLE = "Exercise 5: targeted generation"
 FORMAT_SUMMARY = ("{techniques} techniques, {codes} codes, target {target}: the format the autograder reads; it judges "
                   "the decoded images.")
