@@ -91,3 +91,14 @@ SANDBOX_LIMITS = dict(
 )
 SUBMISSION_TIMEOUT_SECONDS = 600  # whole notebook; an honest one runs in ~10 s when grading, ~45 s with every plot
 OUTPUT_LIMIT_BYTES = 2_000_000    # text and pictures kept from one notebook's run; the rest is dropped, with a note
+
+# ---------------------------------------------------------------- the grading service (`latent-lab serve`)
+# What a student reads seconds after Submit: "full" (every check's table, message and picture, as generate_feedback
+# makes it), "score" (the autograded total only), "format" (only the checks the notebook's own format tests state;
+# the hidden checks' results withheld) or "off" (nothing until you release feedback yourself).
+FEEDBACK_ON_SUBMIT = "full"
+FEEDBACK_PER_DAY = 5            # submissions per student per UTC day that bring feedback (None: no limit); later
+                                # ones are still graded for the gradebook, and told when the next feedback opens
+FEEDBACK_UNTIL_DUE_DATE = True  # True: a submission after the assignment's due date is graded, without feedback
+SERVICE_WORKERS = 2             # grading processes the service keeps warm: one per core of a 2-core grading host
+SERVICE_POLL_SECONDS = 1.0      # how often it looks at the exchange's inbound; a listing costs ~1 ms

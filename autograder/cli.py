@@ -3,7 +3,7 @@
 `latent-lab SUBCOMMAND --help` says what each does. Run autograde, regrade and report from the course root.
 """
 # Each subcommand is a module of its own with add_arguments(parser), run(args) and a docstring (its --help): grade
-# (grade_files.py), autograde, regrade, report, init-course (course_folder.py), dask-certs (cluster.py).
+# (grade_files.py), autograde, regrade, report, serve, init-course (course_folder.py), dask-certs (cluster.py).
 import argparse
 import logging
 import os
@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="latent-lab" if installed else "python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    from autograder import autograde, course_folder, grade_files, regrade, report
+    from autograder import autograde, course_folder, grade_files, regrade, report, serve
 
     subcommands = {  # name: (module with add_arguments, run and a docstring; one-line help)
         "grade": (grade_files, "grade a notebook or a folder of notebooks"),
@@ -29,6 +29,7 @@ def main(argv=None) -> int:
         "init-course": (course_folder, "make a course folder of its own for nbgrader (outside the kit, mode 0700)"),
         "regrade": (regrade, "grade again from the kept answers (no kernel): a course's assignment or a --out folder"),
         "report": (report, "a class report (HTML) from the kept answers: a course's assignment or a --out folder"),
+        "serve": (serve, "grade each submission as it arrives and release its feedback (run from the course root)"),
     }
     for name, (module, help_line) in subcommands.items():
         module.add_arguments(commands.add_parser(name, help=help_line, description=module.__doc__,

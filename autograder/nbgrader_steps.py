@@ -94,6 +94,19 @@ class ClearHiddenTestsForFeedback(ClearHiddenTests):
         return cell, resources
 
 
+class SubmitReceipt(NbGraderPreprocessor):
+    """The grading service's receipt (time, attempt, feedback left today) as the feedback page's first cell; does
+    nothing unless the service set `text` for the one generate_feedback it runs (autograder/serve.py)."""
+
+    text = ""
+    display_data_priority = List([]).tag(config=True)  # set by nbconvert for every step (see above); unused here
+
+    def preprocess(self, nb, resources):
+        if self.text:
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(self.text))
+        return nb, resources
+
+
 class GradeInSandbox(NbGraderPreprocessor):
     """Run and grade one submission through the executor; never raises for anything the submission does. The
     executor's full result (every check's message) stays in resources for the CLI's results.json."""

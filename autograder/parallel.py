@@ -172,12 +172,16 @@ class LocalWorkers:
             self.busy[worker] = (submission, deaths)
             return
 
-    def results(self):
+    def results(self, timeout: float = None):
         """(submission, deaths, outcome) for each worker that answered or died since the last call; blocks until
-        there is one. outcome: ("graded", Graded), ("raised", exception), or ("died", None)."""
+        there is one, or `timeout` seconds (then maybe none). outcome: ("graded", Graded), ("raised", exception),
+        or ("died", None)."""
+        if not self.busy:
+            time.sleep(timeout or 0)
+            return []
         waiting = {w.connection: w for w in self.busy} | {w.pidfd: w for w in self.busy}
         ended = []
-        for worker in {waiting[ready] for ready in multiprocessing.connection.wait(list(waiting))}:
+        for worker in {waiting[ready] for ready in multiprocessing.connection.wait(list(waiting), timeout)}:
             submission, deaths = self.busy.pop(worker)
             try:
                 outcome = worker.connection.recv() if worker.connection.poll() else ("died", None)
@@ -267,7 +271,10 @@ def _serve(connection, sandbox: str, box_pool: str, levels: tuple) -> None:
                 pickle.loads(pickle.dumps(err))
             except Exception:  # noqa: BLE001  one that does not travel: its type, words and traceback do
                 outcome = ("raised", RuntimeError("".join(traceback.format_exception(err))))
-        connection.send(outcome)
+        try:
+            connection.send(outcome)
+        except OSError:  # the client is gone (killed): nobody waits for this answer
+            return
 
 
 def grade_in_parallel(submissions, sandbox: str, workers: int = None, scheduler: str = None, progress: bool = True,

@@ -26,7 +26,7 @@ from traitlets.config import Config
 import course_config as cfg
 from autograder import nbgrader_steps
 from autograder.nbgrader_steps import (
-    ClearHiddenTestsForFeedback, ForgetUnknownGradeCells, GradeInSandbox, RestoreCells, SubmissionReader,
+    ClearHiddenTestsForFeedback, ForgetUnknownGradeCells, GradeInSandbox, RestoreCells, SubmissionReader, SubmitReceipt,
 )
 from autograder.submission import read_submission
 from autograder.sandbox import temp_dir
@@ -52,6 +52,7 @@ FEEDBACK = [
     GetGrades,
     CSSHTMLHeaderPreprocessor,
     ClearHiddenTestsForFeedback,  # students read every check's message and picture, never the hidden tests' source
+    SubmitReceipt,          # the grading service's receipt (autograder/serve.py); nothing otherwise
 ]
 SETTINGS = Config({
     "RestoreCells": {"add_missing_cells": True},  # a deleted test cell comes back (and grades), never a lost grade

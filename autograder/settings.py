@@ -99,6 +99,11 @@ RULES = {
     "CPU_KERNELS": (one_of(*cpu_kernels.PINNED), " or ".join(map(repr, cpu_kernels.PINNED))),
     "SANDBOX_LIMITS": (sandbox_limits, "dict(" + ", ".join(f"{k}=whole number >= {n}" for k, n in LIMIT_KEYS.items())
                        + ")"),
+    "FEEDBACK_ON_SUBMIT": (one_of("full", "score", "format", "off"), '"full", "score", "format" or "off"'),
+    "FEEDBACK_PER_DAY": (lambda v: v is None or number(low=1, whole=True)(v), "None (no limit) or a whole number >= 1"),
+    "FEEDBACK_UNTIL_DUE_DATE": (one_of(True, False), "True or False"),
+    "SERVICE_WORKERS": (number(low=1, high=64, whole=True), "a whole number from 1 to 64"),
+    "SERVICE_POLL_SECONDS": (number(low=0.05, high=60), "a number of seconds from 0.05 to 60"),
 }
 TOGETHER = [  # rules between settings, checked once each alone is right: (test, what must hold)
     (lambda m: m.SUBMISSION_TIMEOUT_SECONDS >= m.CELL_TIMEOUT_SECONDS,

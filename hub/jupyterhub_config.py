@@ -1,5 +1,5 @@
 """JupyterHub for the Latent Lab course. `make hub-demo` runs it on 127.0.0.1 (tools/hub_demo.py sets up the site);
-for a real hub, copy it and edit the four settings below.
+for a real hub, copy it and edit the five settings below.
 
 Users log in with their Unix password (PAM); each gets a single-user server running as that user, from the shared
 Python environment (readable by all, holding nothing of the course). Instructors get formgrader; students get the
@@ -11,11 +11,13 @@ import os
 
 c = get_config()  # noqa: F821
 
-# The four settings of a site (tools/hub_demo.py passes them as environment variables)
+# The five settings of a site (tools/hub_demo.py passes them as environment variables)
 SITE = os.environ.get("LATENT_LAB_SITE", "/srv/latent_lab")  # env/, data/, exchange/, jupyter/ (made by the demo)
 INSTRUCTORS = set(os.environ.get("LATENT_LAB_INSTRUCTORS", "latentlab-instructor").split(","))
 STUDENTS = set(os.environ.get("LATENT_LAB_STUDENTS", "latentlab-alice,latentlab-bob").split(","))
 PORT = int(os.environ.get("LATENT_LAB_HUB_PORT", "8000"))
+# The course folder the grading service serves (the instructor's, made by `latent-lab init-course`); empty: no service
+COURSE = os.environ.get("LATENT_LAB_COURSE", "")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INSTRUCTOR_ONLY = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"]
@@ -56,3 +58,17 @@ def per_role(spawner):
 
 
 c.Spawner.pre_spawn_hook = per_role
+
+# The grading service: started and stopped with the hub (and started again if it ends), as the first instructor,
+# from the course root; it grades each submission as it arrives and releases its feedback (`latent-lab serve`).
+# Its log lines (one per submission) are in the hub's log.
+if COURSE:
+    GRADER = sorted(INSTRUCTORS)[0]
+    c.JupyterHub.services = [{
+        "name": "latent-lab-grader",
+        "user": GRADER,
+        "cwd": COURSE,
+        "command": [f"{SITE}/env/bin/python", "-m", "autograder", "serve"],
+        "environment": {"PATH": f"{SITE}/env/bin:/usr/local/bin:/usr/bin:/bin", "LATENT_LAB_DATA": f"{SITE}/data",
+                        "JUPYTER_CONFIG_PATH": f"{SITE}/jupyter"},
+    }]

@@ -1,7 +1,8 @@
 """The whole course on a real JupyterHub, in headless Chromium: the instructor releases in formgrader, a student
-fetches in the Assignments tab, runs the notebook and submits; the instructor collects, autogrades (the kit's
-pipeline, sandboxed, as the unprivileged instructor) and sees the per-check table; feedback goes back and the
-student reads it; grades are exported. A student cannot open formgrader. Screenshots of each step go to
+fetches in the Assignments tab, runs the notebook and submits, and reads the grading service's feedback (Fetch
+Feedback) within a minute; the instructor collects, autogrades again (the kit's pipeline, sandboxed, as the
+unprivileged instructor) and sees the per-check table; feedback goes back and the student reads it; grades are
+exported. A student cannot open formgrader. Screenshots of each step go to
 demo_output/hub_screenshots/ (CI keeps them as artifacts)."""
 import csv
 import os
@@ -219,14 +220,32 @@ def test_release_fetch_run_submit_collect_autograde_feedback_export_in_a_browser
         b.shot("03_student_ran_the_notebook")
         b.menu("Nbgrader", "Assignment List")
         b.button("Submit").click()
+        submitted = time.monotonic()
         b.wait(lambda d: "There are no submitted assignments" not in b.text() and b.button("Fetch Feedback"))
         b.shot("04_student_submitted")
+        # the grading service (a managed service of the hub) collects, grades and releases: she asks for it
+        deadline = submitted + 60
+        while "view feedback" not in b.text():
+            assert time.monotonic() < deadline, "no feedback within 60 s of Submit"
+            b.button("Fetch Feedback").click()
+            time.sleep(3)
+        feedback = next((hub_demo.home(ALICE) / A / "feedback").rglob(f"{A}.html"))
+        b.get(f"/user/{ALICE}/files/" + urllib.parse.quote(str(feedback.relative_to(hub_demo.home(ALICE)))))
+        b.wait(lambda d: "Exercise 3: latent arithmetic" in b.text() and "Graded by the course's autograder" in b.text())
+        table = b.driver.find_elements("xpath", "//*[contains(text(), 'Exercise 3: latent arithmetic')]")[0]
+        b.driver.execute_script("arguments[0].scrollIntoView();", table)
+        b.shot("05_student_reads_feedback_seconds_after_submit")
+        for check in cfg.CHECK_POINTS["ex3_arithmetic"]:
+            assert check in b.text()
+        assert "attempt 1" in b.text() and "BEGIN HIDDEN TESTS" not in b.driver.page_source
     as_student(hub, fetch_run_submit)
+    log = (hub["site"] / "hub" / "jupyterhub.log").read_text()
+    assert f"{ALICE}: " in log and "feedback released" in log  # the service's line for her submission
 
     def collect_autograde_look(b):
-        message = b.formgrader_action("collect")
-        assert f"Collecting submission: {ALICE} {A}" in message, message
-        b.shot("05_instructor_collected")
+        message = b.formgrader_action("collect")  # the service collected her already: nothing new, no error
+        assert f"No newer submission to collect: {ALICE} {A}" in message, message
+        b.shot("05b_instructor_collected")
         b.close_dialog()
         b.get(f"/user/{INSTRUCTOR}/formgrader/manage_submissions/{A}")
         message = b.formgrader_action("autograde", timeout=600)

@@ -193,7 +193,8 @@ def setup(site: Path, users: Users = DEMO, fresh: bool = True) -> None:
 
 def start_hub(site: Path, port: int, users: Users = DEMO) -> subprocess.Popen:
     env = {**os.environ, "LATENT_LAB_SITE": str(site), "LATENT_LAB_HUB_PORT": str(port),
-           "LATENT_LAB_INSTRUCTORS": users.instructor, "LATENT_LAB_STUDENTS": ",".join(users.students)}
+           "LATENT_LAB_INSTRUCTORS": users.instructor, "LATENT_LAB_STUDENTS": ",".join(users.students),
+           "LATENT_LAB_COURSE": str(course_folder(users.instructor))}  # the grading service serves it
     log = open(site / "hub" / "jupyterhub.log", "ab")
     hub = subprocess.Popen([f"{site}/env/bin/python", "-m", "jupyterhub", "-f", str(KIT / "hub" / "jupyterhub_config.py")],
                            cwd=site / "hub", env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

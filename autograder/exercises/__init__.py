@@ -8,6 +8,7 @@ An exercise module holds
     FORMAT_SUMMARY  what the visible check prints when they pass ({fact} fields from the rules' facts)
     pictures(answers, reference) -> [(caption, base64 PNG)]   drawn beside the table (may raise: then none)
     notes(answers) -> [str]         optional: said once under the table
+    FORMAT_CHECKS   optional: the checks the visible format tests state (what "format" feedback on submit shows)
 and the readers its checks, pictures and the report share.
 """
 import importlib

@@ -127,6 +127,8 @@ def fail_with_diagnosis(name, got, expected, reference, context, answer):
 
 
 # ------------------------------------------------------------------------------------------------ what students see
+# The checks the notebook's own format tests state: all a student reads when FEEDBACK_ON_SUBMIT is "format".
+FORMAT_CHECKS = ("shapes",)
 TITLE = "Exercise 3: latent arithmetic"
 FORMAT_SUMMARY = "boot_direction and z_result are in the format the autograder reads; it judges their values."
 

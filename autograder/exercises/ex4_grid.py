@@ -219,6 +219,8 @@ ARRANGEMENT_NAMES = [(lambda g: g[::-1], "it is upside down: row 0 must be dim 1
 
 
 # ------------------------------------------------------------------------------------------------ what students see
+# The checks the notebook's own format tests state: all a student reads when FEEDBACK_ON_SUBMIT is "format".
+FORMAT_CHECKS = ("shape", "pixel_scale")
 TITLE = "Exercise 4: the latent grid"
 FORMAT_SUMMARY = "decoded_grid is in the format the autograder reads, pixels in [0, 1]; it judges the images."
 
