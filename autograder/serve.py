@@ -73,8 +73,11 @@ class Journal:
         return names
 
     def unreleased(self) -> list:
+        """Each student's last grading, when its feedback was due and is not released (the page is made from the
+        course's autograded folder, which holds the last one)."""
         released = {e["entry"] for e in self.of("released")}
-        return [e for e in self.of("graded") if e["feedback"] != "off" and e["entry"] not in released]
+        last = {e["student"]: e for e in self.of("graded")}
+        return [e for e in last.values() if e["feedback"] != "off" and e["entry"] not in released]
 
     def last_served(self, student: str) -> float:
         served = self.of("graded", student) + self.of("failed", student)
@@ -287,29 +290,34 @@ class Service:
         return result
 
     def finish(self, student: str, graded, entry: Entry, covered: list, started: float, waited_since: float) -> None:
-        """Record a graded submission, then its feedback."""
+        """Record a graded submission (graded None: the gradebook has it already), then its feedback. What cannot be
+        recorded is journaled as failed with the reason (--status shows it) and stops nobody else's grading."""
+        try:
+            event = self.record(student, graded, entry, covered, started, waited_since)
+        except Exception as err:  # noqa: BLE001  the gradebook refused: named for the instructor, the service goes on
+            self.journal.append(event="failed", student=student, entry=entry.name, covered=covered, why=str(err)[-2000:])
+            log.error("%s: %s was not recorded: %s", student, entry.name, str(err)[-500:])
+            return
+        log.info("%s: %s graded %g / %g (attempt %d, feedback %s)", student, entry.name, event["score"],
+                 event["max_score"], event["attempt"], event["feedback"])
+        self.release(event)
+
+    def record(self, student: str, graded, entry: Entry, covered: list, started: float, waited_since: float) -> dict:
         if graded is not None:
             result = self.autograde(student, graded)
             if not result["success"]:
-                self.journal.append(event="failed", student=student, entry=entry.name, covered=covered,
-                                    why=(result.get("log", "") + result.get("error", ""))[-2000:])
-                log.error("%s: nbgrader could not record %s", student, entry.name)
-                return
+                raise RuntimeError("nbgrader's autograde failed: " + (result.get("log", "") + result.get("error", "")))
         with self.api.gradebook as gradebook:
             submission = gradebook.find_submission(self.assignment, student)
             submitted_at = submission.timestamp
-            auto = sum(g.auto_score or 0 for nb in submission.notebooks for g in nb.grades
-                       if g.cell.cell_type == "code")
-            auto_max = sum(g.max_score for nb in submission.notebooks for g in nb.grades if g.cell.cell_type == "code")
-        kind = feedback_kind(student, submitted_at, self.journal, self.duedate())
-        event = self.journal.append(
+            grades = [g for nb in submission.notebooks for g in nb.grades if g.cell.cell_type == "code"]
+            auto, auto_max = sum(g.auto_score or 0 for g in grades), sum(g.max_score for g in grades)
+        return self.journal.append(
             event="graded", student=student, entry=entry.name, covered=covered, score=auto, max_score=auto_max,
-            attempt=len(self.journal.of("graded", student)) + 1, feedback=kind,
-            submitted=submitted_at.isoformat() if submitted_at else None, since=entry.since, waited_since=waited_since, started=started,
-            seconds=round(time.time() - started, 2))
-        log.info("%s: %s graded %g / %g (attempt %d, feedback %s)", student, entry.name, auto, auto_max,
-                 event["attempt"], kind)
-        self.release(event)
+            attempt=len(self.journal.of("graded", student)) + 1,
+            feedback=feedback_kind(student, submitted_at, self.journal, self.duedate()),
+            submitted=submitted_at.isoformat() if submitted_at else None, since=entry.since, waited_since=waited_since,
+            started=started, seconds=round(time.time() - started, 2))
 
     def release(self, event: dict) -> None:
         if event["feedback"] == "off":
