@@ -19,14 +19,17 @@ import datetime
 import filecmp
 import fnmatch
 import glob
+import hashlib
 import itertools
 import json
 import os
 import pwd
+import secrets
 import shutil
 import stat
 import tempfile
 
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
 from nbgrader.utils import notebook_hash, parse_utc
@@ -66,44 +69,82 @@ def observed_time(folder: str) -> datetime.datetime:
 class CheckedCollect(ExchangeCollect):
 
     def init_src(self):
-        inbound = os.path.join(self.root, self.coursedir.course_id, "inbound")
-        if os.path.isdir(inbound) and os.access(inbound, os.R_OK | os.W_OK | os.X_OK):
-            for name in sorted(os.listdir(inbound)):
-                problem = self.problem_with(inbound, name)
-                if problem:
-                    self.set_aside(inbound, name, problem)
-        super().init_src()
+        """nbgrader's init_src with one listing of inbound, judged entry by entry: what a student adds, renames or
+        removes while collect runs can neither slip past the checks (nbgrader lists inbound a second time) nor stop
+        anyone else's collect. Each student's newest acceptable entry is taken, as nbgrader takes it."""
+        if self.coursedir.course_id == "":
+            self.fail("No course id specified. Re-run with --course flag.")
+        self.course_path = os.path.join(self.root, self.coursedir.course_id)
+        self.inbound_path = inbound = os.path.join(self.course_path, "inbound")
+        if not os.path.isdir(inbound):
+            self.fail(f"Course not found: {inbound}")
+        if not os.access(inbound, os.R_OK | os.X_OK):
+            self.fail(f"You don't have read permissions for the directory: {inbound}")
+        wanted = self.coursedir.student_id or "*"
+        records = []
+        for name in sorted(os.listdir(inbound)):
+            problem = self.problem_with(inbound, name)
+            if problem:
+                self.set_aside(inbound, name, problem)
+            elif problem == "" and fnmatch.fnmatchcase(name, f"*+{self.coursedir.assignment_id}+*"):
+                student = name.rsplit("+", 3)[0]
+                if student == wanted or (any(c in wanted for c in "*?[") and fnmatch.fnmatchcase(student, wanted)):
+                    try:
+                        records.append(self._path_to_record(os.path.join(inbound, name)))
+                    except FileNotFoundError:  # removed by its student meanwhile: nothing to collect
+                        continue
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gradebook:
+            try:
+                self.duedate = gradebook.find_assignment(self.coursedir.assignment_id).duedate
+            except MissingEntry:
+                self.duedate = None
+        self.src_records = []
+        for student in sorted({r["username"] for r in records}):
+            theirs = self._sort_by_timestamp([r for r in records if r["username"] == student])
+            on_time = [r for r in theirs if self.duedate is not None and r["timestamp"] <= self.duedate]
+            self.src_records.append(on_time[0] if self.before_duedate and on_time else theirs[0])
 
-    def problem_with(self, inbound: str, name: str) -> str:
-        """Why the inbound entry `name` cannot be taken as a submission of this assignment ('' when it can, or when
-        it is not this assignment's at all). Every name nbgrader's own pattern (`*+<assignment>+*`) would pick up is
-        judged here, so nothing nbgrader then parses can stop the collect."""
+    def problem_with(self, inbound: str, name: str):
+        """Why the inbound entry `name` cannot be taken as a submission of this assignment; '' when it can, or when
+        it is not this assignment's at all; None when it is gone (its student removed it meanwhile). Every name
+        nbgrader's own pattern (`*+<assignment>+*`) would pick up is judged here; nothing raises."""
         if name.startswith(SET_ASIDE_PREFIX) or not fnmatch.fnmatchcase(name, f"*+{self.coursedir.assignment_id}+*"):
             return ""
+        path = os.path.join(inbound, name)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return None
         parts = name.rsplit("+", 3)  # as nbgrader reads it: user+assignment+time+random (a user name may hold "+")
         if len(parts) != 4 or parts[1] != self.coursedir.assignment_id:
             return "its name is not <student>+<assignment>+<time>+<random>, as `nbgrader submit` writes it"
-        info = os.lstat(os.path.join(inbound, name))
         if not stat.S_ISDIR(info.st_mode):
             return f"it is not a folder but a {'link' if stat.S_ISLNK(info.st_mode) else 'file'}"
         try:
             parse_utc(parts[2])
-        except (ValueError, OverflowError) as err:
+        except Exception as err:  # noqa: BLE001  dateutil raises more than ValueError for some time zone names
             return f"its time {printable(parts[2][:40])!r} is not a date ({type(err).__name__})"
         if owner_name(info.st_uid) != parts[0]:
             return (f"it claims to be {printable(parts[0][:80])}'s submission but was written by "
                     f"{owner_name(info.st_uid)}")
-        if not os.access(os.path.join(inbound, name), os.R_OK | os.X_OK):
-            return "its folder cannot be read (its owner took away the read permission)"
+        if not os.access(path, os.R_OK | os.X_OK):
+            return "its folder cannot be read (its owner took away the read permission)" if os.path.lexists(path) \
+                else None
         return ""
 
     def set_aside(self, inbound: str, name: str, problem: str) -> None:
-        aside = SET_ASIDE_PREFIX + name.replace("+", "_")
+        """Renamed to a short name of the kit's own (the student's name may be as long as a name can be); one that
+        cannot be renamed is left where it is, logged, and still never collected."""
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        aside = f"{SET_ASIDE_PREFIX}{digest}-{secrets.token_hex(4)}"
         try:
             os.rename(os.path.join(inbound, name), os.path.join(inbound, aside))
+        except FileNotFoundError:
+            return
         except OSError as err:
-            self.fail(f"Could not set aside {name!r} in {inbound} ({err}): {problem}. Remove it and collect again.")
-        self.log.error("Not collected: %r: %s; set aside as %r in %s", name, problem, aside, inbound)
+            self.log.error("Not collected: %r: %s; it could not be set aside (%s)", printable(name[:300]), problem, err)
+            return
+        self.log.error("Not collected: %r: %s; set aside as %r in %s", printable(name[:300]), problem, aside, inbound)
 
     def note_missing_notebooks(self, submitted: str, release: str) -> None:
         """A submission without the assignment's notebook (an empty or unreadable folder) still reaches the
@@ -125,6 +166,11 @@ class CheckedCollect(ExchangeCollect):
     def _path_to_record(self, path):
         record = super()._path_to_record(path)
         claimed, seen = record["timestamp"], observed_time(path)
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)  # naive UTC, as parse_utc gives
+        if claimed > now + datetime.timedelta(minutes=1):  # a claim in the future would hide every later submission
+            self.log.warning("%s: claims to be submitted at %s, in the future: recorded at %s, when collect saw it",
+                             printable(os.path.basename(path)[:300]), claimed, seen)
+            claimed = seen
         if seen > claimed + datetime.timedelta(minutes=1):
             self.log.warning("%s: submitted at %s by its files, not at %s as it claims", os.path.basename(path),
                              seen.strftime("%Y-%m-%d %H:%M:%S UTC"), claimed.strftime("%Y-%m-%d %H:%M:%S UTC"))
@@ -135,7 +181,13 @@ class CheckedCollect(ExchangeCollect):
         """The student's own regular files and folders only (see the module's docstring); `left out` is written
         beside them for the feedback."""
         os.makedirs(dest)
-        left_out = copy_owned(src, dest, os.lstat(src).st_uid, self.coursedir, self.log)
+        student = os.path.basename(os.path.dirname(os.path.normpath(dest)))  # submitted/<student>/<assignment>
+        try:  # the student's own files only, whoever owns the folder by now (one swapped in after the listing)
+            owner = pwd.getpwnam(student).pw_uid
+        except KeyError:
+            owner = None
+        left_out = copy_owned(src, dest, owner, self.coursedir, self.log) if owner is not None else [
+            "the whole submission: its student is not a user of this machine"]
         if left_out:
             with open(os.path.join(dest, NOTES_FILE), "w") as f:
                 json.dump(left_out, f)

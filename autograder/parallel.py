@@ -16,6 +16,7 @@ workers' start; a cluster is Dask's (its `allowed-failures` = 1 retries). A prob
 Workers need the kit (its code, .venv, data, sandbox), started from its root:
     PYTHONPATH=$PWD .venv/bin/dask worker tcp://SCHEDULER:8786 --nthreads 1
 """
+import ctypes
 import itertools
 import logging
 import multiprocessing
@@ -250,14 +251,22 @@ def _serve(connection, sandbox: str, box_pool: str, levels: tuple) -> None:
 
     configure_logging(levels[0])
     logging.getLogger("traitlets").setLevel(levels[1])
+    # the fork server ends with its client: a client killed with SIGKILL (a crashed service) takes its workers
+    # along instead of leaving them to grade for nobody; what they leave is swept at the next start
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the client's to handle: it stops the workers
     exit_on_sigterm()  # stopped by the client or an admin: its scratch gradebook and boxes go with it
     try:
-        get_reference()  # the machine check, before any work reaches this worker
-    except MachineProblem as err:
-        connection.send(("problem", str(err)))
+        try:
+            get_reference()  # the machine check, before any work reaches this worker
+        except MachineProblem as err:
+            connection.send(("problem", str(err)))
+            return
+        connection.send("ready")
+    except OSError:  # the client is gone (killed while this worker started): nobody to answer
         return
-    connection.send("ready")
     while True:
         try:
             task, submission = connection.recv()

@@ -36,7 +36,9 @@ import course_config as cfg
 log = logging.getLogger("latent_lab.serve")
 FOLDER = "latent_lab_service"   # in the course root, beside gradebook.db
 SHOWN = {"full", "score", "format"}  # feedback kinds that show results; "limit", "due" and "off" do not
-DB_RETRIES = 8                  # a gradebook write that meets formgrader's lock is tried again, 0.5 s apart
+DB_RETRIES = 8                  # a gradebook write that meets formgrader's lock is tried again, 0.5 s apart and more
+COLLECT_TRIES = 3               # a collect that fails (an exchange in trouble) is tried this often before it is
+RETRY_SECONDS = 10              # journaled as failed, first after this long, then twice as long
 
 
 # ------------------------------------------------------------------------------------------------- state on disk
@@ -97,6 +99,16 @@ class Entry:
     since: float      # its ctime: when it appeared, as the kernel saw it (no student can set it earlier)
 
 
+@dataclass(frozen=True)
+class Taken:
+    """A student's submission the service collected and grades."""
+    entry: Entry        # the newest entry, the one collect took
+    covered: list       # every entry of theirs it replaces (names)
+    started: float      # when it was taken (time.time())
+    waited_since: float  # when the oldest of them appeared
+    stamp: str          # the submitted folder's timestamp.txt, as collect wrote it
+
+
 def waiting(inbound: Path, assignment: str, done: set) -> dict:
     """{student: [Entry, ...]} of the inbound entries of `assignment` not yet graded."""
     from autograder.exchange import SET_ASIDE_PREFIX
@@ -109,6 +121,8 @@ def waiting(inbound: Path, assignment: str, done: set) -> dict:
     for name in names:
         parts = name.rsplit("+", 3)
         if name.startswith(SET_ASIDE_PREFIX) or len(parts) != 4 or parts[1] != assignment or name in done:
+            continue
+        if not parts[0] or any(c in parts[0] for c in "*?["):  # no Unix user's name: collect sets it aside
             continue
         try:
             since = os.lstat(inbound / name).st_ctime
@@ -130,7 +144,7 @@ def newest(entries: list) -> Entry:
     def claimed(entry):
         try:
             return parse_utc(entry.claimed)
-        except (ValueError, OverflowError):
+        except Exception:  # noqa: BLE001  dateutil raises more than ValueError; collect sets such entries aside
             return datetime.datetime.min
     return max(entries, key=lambda e: (claimed(e), e.name))
 
@@ -217,7 +231,8 @@ class Service:
         coursedir = api.coursedir
         collect = api.exchange.Collect(coursedir=coursedir, authenticator=api.authenticator, parent=api)
         self.inbound = Path(collect.root) / coursedir.course_id / "inbound"
-        self.in_flight = {}  # student -> (Entry, [covered entry names], time taken, time its oldest entry came)
+        self.in_flight = {}  # student -> Taken
+        self.retry = {}      # student -> (time.time() to try their collect again, failed tries so far)
 
     def queue(self) -> dict:
         return waiting(self.inbound, self.assignment, self.journal.done())
@@ -235,38 +250,53 @@ class Service:
         coursedir = self.api.coursedir
         return Path(coursedir.format_path(coursedir.submitted_directory, student, self.assignment))
 
+    def stamp(self, student: str) -> str:
+        try:
+            return (self.submitted_folder(student) / "timestamp.txt").read_text()
+        except OSError:
+            return ""
+
     def collect(self, student: str, entries: list):
-        """Collect the student's newest submission; (Entry, covered names) or None when collect set all aside."""
+        """Collect the student's newest submission; Taken, or None when collect set every entry aside."""
+        started = time.time()
         with temp_attrs(self.api.coursedir, student_id=student):
             result = self.api.collect(self.assignment, update=True)
+        if not result["success"]:
+            raise RuntimeError(f"collect failed: {(result.get('error') or result.get('log', ''))[-2000:]}")
         still_there = set(os.listdir(self.inbound))
         covered = [e for e in entries if e.name in still_there]
-        if not result["success"]:
-            raise RuntimeError(f"collect failed: {result.get('log', '')[-2000:]}")
         if not covered:
             log.warning("%s: nothing collected (every new entry was set aside; the exchange's log says why)", student)
             return None
-        return newest(covered), [e.name for e in covered], min(e.since for e in covered)
+        return Taken(newest(covered), [e.name for e in covered], started, min(e.since for e in covered),
+                     self.stamp(student))
 
     def start(self, student: str, entries: list, workers) -> None:
-        """Collect one student and send the notebook to a worker (or record it, when the gradebook has it)."""
+        """Collect one student and send the notebook to a worker (or record it, when the gradebook has it). A
+        collect that fails is tried again later (RETRY_SECONDS, then twice as long); after COLLECT_TRIES the
+        entries are journaled as failed, with the reason, for the instructor."""
         from autograder import parallel
 
-        started = time.time()
         try:
-            collected = self.collect(student, entries)
+            taken = self.collect(student, entries)
         except Exception as err:  # noqa: BLE001  one student's collect failing stops nobody else's
-            self.journal.append(event="failed", student=student, entry=newest(entries).name,
-                                covered=[e.name for e in entries], why=str(err)[:2000])
-            log.error("%s: %s", student, err)
+            tries = self.retry.get(student, (0, 0))[1] + 1
+            if tries < COLLECT_TRIES:
+                self.retry[student] = (time.time() + RETRY_SECONDS * 2 ** (tries - 1), tries)
+                log.warning("%s: collect failed (%s); trying again later", student, str(err)[-300:])
+            else:
+                self.retry.pop(student, None)
+                self.journal.append(event="failed", student=student, entry=newest(entries).name,
+                                    covered=[e.name for e in entries], why=str(err)[-2000:])
+                log.error("%s: collect failed %d times, not graded: %s", student, tries, str(err)[-500:])
             return
-        if collected is None:
+        self.retry.pop(student, None)
+        if taken is None:
             return
-        entry, covered, waited_since = collected
-        taken = (entry, covered, started, waited_since)
         if self.graded_already(self.api, self.assignment, student):  # graded before a crash, not yet journaled
-            log.info("%s: %s was graded before the service stopped; recorded, not graded again", student, entry.name)
-            self.finish(student, None, *taken)
+            log.info("%s: %s was graded before the service stopped; recorded, not graded again", student,
+                     taken.entry.name)
+            self.finish(student, None, taken)
             return
         folder = self.submitted_folder(student)
         workers.send(parallel.read(folder / f"{self.assignment}.ipynb", student, folder))
@@ -289,35 +319,42 @@ class Service:
             time.sleep(0.5 * (attempt + 1))
         return result
 
-    def finish(self, student: str, graded, entry: Entry, covered: list, started: float, waited_since: float) -> None:
+    def finish(self, student: str, graded, taken: Taken) -> None:
         """Record a graded submission (graded None: the gradebook has it already), then its feedback. What cannot be
-        recorded is journaled as failed with the reason (--status shows it) and stops nobody else's grading."""
-        try:
-            event = self.record(student, graded, entry, covered, started, waited_since)
-        except Exception as err:  # noqa: BLE001  the gradebook refused: named for the instructor, the service goes on
-            self.journal.append(event="failed", student=student, entry=entry.name, covered=covered, why=str(err)[-2000:])
-            log.error("%s: %s was not recorded: %s", student, entry.name, str(err)[-500:])
+        recorded is journaled as failed with the reason (--status shows it) and stops nobody else's grading. A
+        submission collected anew while it was graded (formgrader's Collect) is not recorded: the newer one is
+        graded next."""
+        if self.stamp(student) != taken.stamp:
+            log.info("%s: collected again while %s was graded; grading the newer submission", student,
+                     taken.entry.name)
             return
-        log.info("%s: %s graded %g / %g (attempt %d, feedback %s)", student, entry.name, event["score"],
+        try:
+            event = self.record(student, graded, taken)
+        except Exception as err:  # noqa: BLE001  the gradebook refused: named for the instructor, the service goes on
+            self.journal.append(event="failed", student=student, entry=taken.entry.name, covered=taken.covered,
+                                why=str(err)[-2000:])
+            log.error("%s: %s was not recorded: %s", student, taken.entry.name, str(err)[-500:])
+            return
+        log.info("%s: %s graded %g / %g (attempt %d, feedback %s)", student, taken.entry.name, event["score"],
                  event["max_score"], event["attempt"], event["feedback"])
         self.release(event)
 
-    def record(self, student: str, graded, entry: Entry, covered: list, started: float, waited_since: float) -> dict:
+    def record(self, student: str, graded, taken: Taken) -> dict:
         if graded is not None:
             result = self.autograde(student, graded)
             if not result["success"]:
-                raise RuntimeError("nbgrader's autograde failed: " + (result.get("log", "") + result.get("error", "")))
+                raise RuntimeError("nbgrader's autograde failed: " + (result.get("error") or result.get("log", "")))
         with self.api.gradebook as gradebook:
             submission = gradebook.find_submission(self.assignment, student)
             submitted_at = submission.timestamp
             grades = [g for nb in submission.notebooks for g in nb.grades if g.cell.cell_type == "code"]
             auto, auto_max = sum(g.auto_score or 0 for g in grades), sum(g.max_score for g in grades)
         return self.journal.append(
-            event="graded", student=student, entry=entry.name, covered=covered, score=auto, max_score=auto_max,
-            attempt=len(self.journal.of("graded", student)) + 1,
+            event="graded", student=student, entry=taken.entry.name, covered=taken.covered, score=auto,
+            max_score=auto_max, attempt=len(self.journal.of("graded", student)) + 1,
             feedback=feedback_kind(student, submitted_at, self.journal, self.duedate()),
-            submitted=submitted_at.isoformat() if submitted_at else None, since=entry.since, waited_since=waited_since,
-            started=started, seconds=round(time.time() - started, 2))
+            submitted=submitted_at.isoformat() if submitted_at else None, since=taken.entry.since,
+            waited_since=taken.waited_since, started=taken.started, seconds=round(time.time() - taken.started, 2))
 
     def release(self, event: dict) -> None:
         if event["feedback"] == "off":
@@ -343,7 +380,8 @@ class Service:
             self.release(event)
         while True:
             queue = self.queue()
-            for student in fair_order(queue, self.in_flight, self.journal):
+            later = {student for student, (when, _) in self.retry.items() if when > time.time()}
+            for student in fair_order(queue, set(self.in_flight) | later, self.journal):
                 if len(workers.busy) >= workers.count:
                     break
                 self.start(student, queue[student], workers)
@@ -358,7 +396,7 @@ class Service:
                     workers.send(submission, deaths + 1)
                     continue
                 graded = value if kind == "graded" else parallel.died_twice(submission, RuntimeError("worker ended"))
-                self.finish(student, graded, *self.in_flight.pop(student))
+                self.finish(student, graded, self.in_flight.pop(student))
 
 
 def status(journal: Journal, service: Service, running: bool) -> str:
@@ -369,7 +407,9 @@ def status(journal: Journal, service: Service, running: bool) -> str:
              f"Waiting: {len(queue)} students, {sum(map(len, queue.values()))} submissions",
              f"Graded: {len(graded)} gradings of {len({e['student'] for e in graded})} students; "
              f"failed: {len(failed)}; feedback released: {len(latencies)}"
-             + (f", median {latencies[len(latencies) // 2]:.1f} s after submission" if latencies else ""),
+             + (f", median {latencies[len(latencies) // 2]:.1f} s after submission" if latencies else "")
+             + (f"; not released yet: {len(journal.unreleased())} (tried again at each start)"
+                if journal.unreleased() else ""),
              "Last gradings:"]
     lines += [f"  {e['at']}  {e['student']}  {e['score']:g}/{e['max_score']:g}  attempt {e['attempt']}  "
               f"feedback {e['feedback']}" for e in graded[-10:]] or ["  none yet"]
@@ -393,6 +433,7 @@ def run(args) -> int:
     from autograder import executor, parallel
     from autograder.autograde import course_api
     from autograder.errors import MachineProblem
+    from autograder.sandbox import sweep_stale
 
     log.setLevel(logging.INFO)  # a line per submission, whatever -v says of nbgrader's own logging
     folder = Path(FOLDER)
@@ -413,6 +454,7 @@ def run(args) -> int:
         print(f"error: a service already serves {args.assignment} in this course (--status says what it did)",
               file=sys.stderr)
         return 2
+    sweep_stale()  # what a killed service's workers and boxes left in /tmp
     pool = executor.box_pool(args.workers) if cfg.SANDBOX != "none" else None
     workers = None
     try:

@@ -166,6 +166,12 @@ def test_a_burst_is_graded_fairly_and_nothing_is_lost_after_kill_9(site):
                             capture_output=True, text=True, timeout=120)
     assert "Waiting: 0 students" in status.stdout and f"{len(graded)} gradings of 20 students" in status.stdout
     assert "Traceback" not in log, log[-6000:]
+    # the class report reads what the service graded
+    report = subprocess.run([sys.executable, "-m", "autograder", "report", A, "--out", "report.html"],
+                            cwd=site["course"], capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    page = (site["course"] / "report.html").read_text()
+    assert all(student in page for student in STUDENTS)
 
 
 @pytest.mark.parametrize("kind, shown, hidden", [
@@ -193,3 +199,61 @@ def test_feedback_on_submit_shows_what_the_setting_allows_and_no_more(site, monk
         assert words in page, words
     for words in hidden:
         assert words not in page, words
+
+
+def test_odd_entries_in_inbound_stop_nobody_and_a_claim_in_the_future_hides_nothing(site):
+    """Found by a hostile review: each of these once failed every other student's collect (and the service then
+    never graded them), or let a far-future claim hide the student's later submissions."""
+    honest, other, hostile_student = STUDENTS[10], STUDENTS[11], STUDENTS[12]
+    inbound = site["inbound"]
+    odd = [f"{hostile_student}+{A}+2026-12-07 19:00:00 ..+abcd",        # dateutil raises a warning class for '..'
+           f"{hostile_student}+{A}+notadate+" + "x" * 222,              # 255 bytes: too long for a prefix
+           f"*+{A}+2026-12-07 19:00:00 UTC+x"]                          # a glob for every student
+    for name in odd:
+        (inbound / name).mkdir()
+        shutil.chown(inbound / name, hostile_student, hostile_student)
+    future = submit(site, honest, "passes_all")  # a claim far in the future: recorded when collect saw it
+    future = future.rename(inbound / future.name.replace(future.name.split("+")[2], "9000-01-01 00:00:00 UTC"))
+    ran = subprocess.run([sys.executable, "-m", "autograder", "serve", "--once"], cwd=site["course"],
+                         capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0 and "Traceback" not in ran.stderr, ran.stderr[-3000:]
+    later = submit(site, honest, "one_mistake_per_exercise").name
+    mine = submit(site, other, "one_mistake_per_exercise").name
+    ran = subprocess.run([sys.executable, "-m", "autograder", "serve", "--once"], cwd=site["course"],
+                         capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0 and "Traceback" not in ran.stderr, ran.stderr[-3000:]
+    graded = {e["entry"]: e for e in journal(site) if e["event"] == "graded"}
+    assert graded[future.name]["score"] == 12 and graded[later]["score"] == 8.5 and graded[mine]["score"] == 8.5
+    assert not [e for e in journal(site) if e["event"] == "failed"]
+    assert auto_scores(site)[honest] == 8.5
+    assert not set(odd) & set(os.listdir(inbound))  # all set aside
+
+
+def test_an_entry_made_after_collect_listed_inbound_is_never_taken_as_anothers(site, monkeypatch):
+    """A hostile student renames a folder of their own into another's name while collect runs: collect lists
+    inbound once, and copies only files the named student owns."""
+    from autograder import exchange
+    from autograder.autograde import course_api
+
+    victim, hostile_student = STUDENTS[13], STUDENTS[14]
+    submit(site, victim, "passes_all")
+    prepared = submit(site, hostile_student, "one_mistake_per_exercise")
+    forged = site["inbound"] / f"{victim}+{A}+2026-12-07 23:59:00.000000 UTC+f0"
+    listed = exchange.CheckedCollect.problem_with
+
+    def rename_after_the_listing(self, inbound, name):
+        if prepared.exists():
+            prepared.rename(forged)
+        return listed(self, inbound, name)
+    monkeypatch.setattr(exchange.CheckedCollect, "problem_with", rename_after_the_listing)
+    monkeypatch.chdir(site["course"])
+    api = course_api()
+    from nbgrader.utils import temp_attrs
+    with temp_attrs(api.coursedir, student_id=victim):
+        assert api.collect(A, update=True)["success"]
+    collected = site["course"] / "submitted" / victim / A / f"{A}.ipynb"
+    assert collected.read_bytes() == (site["samples"] / "passes_all.ipynb").read_bytes()
+    monkeypatch.setattr(exchange.CheckedCollect, "problem_with", listed)
+    with temp_attrs(api.coursedir, student_id=victim):
+        assert api.collect(A, update=True)["success"]
+    assert not forged.exists() and collected.read_bytes() == (site["samples"] / "passes_all.ipynb").read_bytes()
