@@ -349,7 +349,11 @@ def grade_notebook(nb, sandbox: str = None) -> Graded:
         nb = lesson_text_as_mathml(nb, lambda nb: SanitizeStudentHTML().preprocess(nb, {})[0])
         checks_started = time.perf_counter()
         raised = errors_in_solution_cells(nb)
-        grades = grade_answers(answers_dir, stopped=stopped, raised=raised)
+        try:
+            grades = grade_answers(answers_dir, stopped=stopped, raised=raised)
+        except SystemError as err:  # CPython 3.11.2's ast race with a thread formatting a traceback (gh-106905)
+            log.warning("the checks met an interpreter error (%s); running them once more", err)
+            grades = grade_answers(answers_dir, stopped=stopped, raised=raised)
         answers = kept.answer_files(answers_dir)
         seconds["checks"] = time.perf_counter() - checks_started
     except Exception as err:  # noqa: BLE001  anything else that went wrong while grading: still a grade

@@ -6,6 +6,7 @@ mistyped value stops with a message naming the setting, what it must be and the 
 kernel run and zeroing every student. A new setting without a rule here fails tests/test_settings.py.
 """
 import ast
+import functools
 import math
 import re
 from pathlib import Path
@@ -117,8 +118,16 @@ def checks_in_files(cell_id: str) -> set:
     path = Path(__file__).parent / "checks" / f"test_{cell_id}.py"
     if not path.is_file():
         return None
-    return {node.name.removeprefix("test_") for node in ast.parse(path.read_text()).body
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    return set(checks_in_source(path.read_text()))
+
+
+@functools.lru_cache(maxsize=64)
+def checks_in_source(source: str) -> frozenset:
+    """Parsed once per process and source: require() runs before every submission's checks, and CPython 3.11.2's
+    ast.parse raised "SystemError: AST constructor recursion depth mismatch" (gh-106905) in a grading worker
+    that had just run a forking, printing submission, zeroing it with a grader error."""
+    return frozenset(node.name.removeprefix("test_") for node in ast.parse(source).body
+                     if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"))
 
 
 def cells_agree(module) -> list:
