@@ -15,6 +15,7 @@ nbgrader_config.py for `nbgrader collect` and formgrader's Collect button, inste
   grader always uses the course's own, and 300 copies of the model are 1.2 GB.
 CheckedReleaseFeedback releases only the feedback page of the assignment's own notebook, never another file.
 """
+import collections
 import datetime
 import filecmp
 import fnmatch
@@ -42,6 +43,7 @@ NOTES_FILE = "latent_lab_collect.json"  # what collect left out of a submission,
 MAX_FILES = 100  # files and folders copied from one submission; the assignment needs four
 MAX_DEPTH = 8    # folder levels below the submission folder
 MAX_SEEN = 10_000  # entries looked at for a submission's time; beyond, it counts as changed when collected
+SAID_PER_OWNER = 5  # entries set aside that a collect names one by one per owner; the rest in one line
 WRITTEN_BY_COLLECT = {"timestamp.txt"}  # a student's own (a file or a folder) is never copied: collect writes it
 
 
@@ -81,11 +83,16 @@ class CheckedCollect(ExchangeCollect):
         if not os.access(inbound, os.R_OK | os.X_OK):
             self.fail(f"You don't have read permissions for the directory: {inbound}")
         wanted = self.coursedir.student_id or "*"
-        records = []
+        records, aside_by = [], collections.Counter()  # owner -> entries set aside (a flood is said in one line)
         for name in sorted(os.listdir(inbound)):
             problem = self.problem_with(inbound, name)
             if problem:
-                self.set_aside(inbound, name, problem)
+                try:
+                    owner = owner_name(os.lstat(os.path.join(inbound, name)).st_uid)
+                except OSError:
+                    continue
+                aside_by[owner] += 1
+                self.set_aside(inbound, name, problem, say=aside_by[owner] <= SAID_PER_OWNER)
             elif problem == "" and fnmatch.fnmatchcase(name, f"*+{self.coursedir.assignment_id}+*"):
                 student = name.rsplit("+", 3)[0]
                 if student == wanted or (any(c in wanted for c in "*?[") and fnmatch.fnmatchcase(student, wanted)):
@@ -93,6 +100,10 @@ class CheckedCollect(ExchangeCollect):
                         records.append(self._path_to_record(os.path.join(inbound, name)))
                     except FileNotFoundError:  # removed by its student meanwhile: nothing to collect
                         continue
+        for owner, count in aside_by.items():
+            if count > SAID_PER_OWNER:
+                self.log.error("Not collected: %d more entries written by %s, set aside in %s", count - SAID_PER_OWNER,
+                               owner, inbound)
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gradebook:
             try:
                 self.duedate = gradebook.find_assignment(self.coursedir.assignment_id).duedate
@@ -132,7 +143,7 @@ class CheckedCollect(ExchangeCollect):
                 else None
         return ""
 
-    def set_aside(self, inbound: str, name: str, problem: str) -> None:
+    def set_aside(self, inbound: str, name: str, problem: str, say: bool = True) -> None:
         """Renamed to a short name of the kit's own (the student's name may be as long as a name can be); one that
         cannot be renamed is left where it is, logged, and still never collected."""
         digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
@@ -144,7 +155,9 @@ class CheckedCollect(ExchangeCollect):
         except OSError as err:
             self.log.error("Not collected: %r: %s; it could not be set aside (%s)", printable(name[:300]), problem, err)
             return
-        self.log.error("Not collected: %r: %s; set aside as %r in %s", printable(name[:300]), problem, aside, inbound)
+        if say:
+            self.log.error("Not collected: %r: %s; set aside as %r in %s", printable(name[:300]), problem, aside,
+                           inbound)
 
     def note_missing_notebooks(self, submitted: str, release: str) -> None:
         """A submission without the assignment's notebook (an empty or unreadable folder) still reaches the

@@ -99,6 +99,10 @@ class Entry:
     since: float      # its ctime: when it appeared, as the kernel saw it (no student can set it earlier)
 
 
+class CollectedAnew(Exception):
+    """The submission was collected again (an instructor's collect) while its grading was recorded."""
+
+
 @dataclass(frozen=True)
 class Taken:
     """A student's submission the service collected and grades."""
@@ -110,10 +114,12 @@ class Taken:
 
 
 def waiting(inbound: Path, assignment: str, done: set) -> dict:
-    """{student: [Entry, ...]} of the inbound entries of `assignment` not yet graded."""
-    from autograder.exchange import SET_ASIDE_PREFIX
+    """{student: [Entry, ...]} of the inbound entries of `assignment` not yet graded, each in its owner's name (an
+    entry in another's name gets no place in the queue: a flood of them would cost a collect each; the next collect
+    sets them aside)."""
+    from autograder.exchange import SET_ASIDE_PREFIX, owner_name
 
-    found = defaultdict(list)
+    found, names_of = defaultdict(list), {}
     try:
         names = os.listdir(inbound)
     except OSError:
@@ -125,10 +131,13 @@ def waiting(inbound: Path, assignment: str, done: set) -> dict:
         if not parts[0] or any(c in parts[0] for c in "*?["):  # no Unix user's name: collect sets it aside
             continue
         try:
-            since = os.lstat(inbound / name).st_ctime
+            info = os.lstat(inbound / name)
         except OSError:
             continue
-        found[parts[0]].append(Entry(name, parts[0], parts[2], since))
+        if info.st_uid not in names_of:
+            names_of[info.st_uid] = owner_name(info.st_uid)
+        if names_of[info.st_uid] == parts[0]:
+            found[parts[0]].append(Entry(name, parts[0], parts[2], info.st_ctime))
     return dict(found)
 
 
@@ -233,6 +242,7 @@ class Service:
         self.inbound = Path(collect.root) / coursedir.course_id / "inbound"
         self.in_flight = {}  # student -> Taken
         self.retry = {}      # student -> (time.time() to try their collect again, failed tries so far)
+        self.regrade = set()  # students whose gradebook holds a result for another notebook than its timestamp's
 
     def queue(self) -> dict:
         return waiting(self.inbound, self.assignment, self.journal.done())
@@ -293,11 +303,13 @@ class Service:
         self.retry.pop(student, None)
         if taken is None:
             return
-        if self.graded_already(self.api, self.assignment, student):  # graded before a crash, not yet journaled
+        if student not in self.regrade and self.graded_already(self.api, self.assignment, student):
+            # graded before a crash, not yet journaled
             log.info("%s: %s was graded before the service stopped; recorded, not graded again", student,
                      taken.entry.name)
             self.finish(student, None, taken)
             return
+        self.regrade.discard(student)
         folder = self.submitted_folder(student)
         workers.send(parallel.read(folder / f"{self.assignment}.ipynb", student, folder))
         self.in_flight[student] = taken
@@ -330,6 +342,11 @@ class Service:
             return
         try:
             event = self.record(student, graded, taken)
+        except CollectedAnew:
+            self.regrade.add(student)
+            log.info("%s: collected again while %s was recorded; grading the newer submission", student,
+                     taken.entry.name)
+            return
         except Exception as err:  # noqa: BLE001  the gradebook refused: named for the instructor, the service goes on
             self.journal.append(event="failed", student=student, entry=taken.entry.name, covered=taken.covered,
                                 why=str(err)[-2000:])
@@ -349,6 +366,8 @@ class Service:
             submitted_at = submission.timestamp
             grades = [g for nb in submission.notebooks for g in nb.grades if g.cell.cell_type == "code"]
             auto, auto_max = sum(g.auto_score or 0 for g in grades), sum(g.max_score for g in grades)
+        if graded is not None and taken.stamp.strip() and submitted_at != parse_utc(taken.stamp.strip()):
+            raise CollectedAnew()  # an instructor's collect between finish's check and nbgrader's copy
         return self.journal.append(
             event="graded", student=student, entry=taken.entry.name, covered=taken.covered, score=auto,
             max_score=auto_max, attempt=len(self.journal.of("graded", student)) + 1,
