@@ -16,7 +16,6 @@ workers' start; a cluster is Dask's (its `allowed-failures` = 1 retries). A prob
 Workers need the kit (its code, .venv, data, sandbox), started from its root:
     PYTHONPATH=$PWD .venv/bin/dask worker tcp://SCHEDULER:8786 --nthreads 1
 """
-import ctypes
 import itertools
 import logging
 import multiprocessing
@@ -26,6 +25,7 @@ import pickle
 import select
 import signal
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -143,7 +143,8 @@ class LocalWorkers:
         had reached it: never a student's doing)."""
         while len(self.idle) + len(self.busy) < self.count:
             ours, theirs = self.context.Pipe()
-            process = self.context.Process(target=_serve, args=(theirs, self.sandbox, self.box_pool, self.logging),
+            process = self.context.Process(target=_serve, args=(theirs, self.sandbox, self.box_pool, self.logging,
+                                                                os.getpid()),
                                            name="latent-lab-worker", daemon=True)
             process.start()
             theirs.close()
@@ -244,18 +245,30 @@ class _Worker:
         self.process.join(1)  # reaps it where the fork server still can; never blocks on one it cannot
 
 
-def _serve(connection, sandbox: str, box_pool: str, levels: tuple) -> None:
+def exit_with(client: int) -> None:
+    """This worker ends the moment its client does: a client killed with SIGKILL (a crashed service) would
+    otherwise leave it grading for nobody, and its box's fork server gone, saying why in the log. The fork server
+    ending is not the client ending (the workers go on: tests/test_parallel.py). What it leaves in /tmp is swept at
+    the next start."""
+    try:
+        watched = os.pidfd_open(client)
+    except ProcessLookupError:
+        os._exit(0)
+
+    def watch():
+        select.select([watched], [], [])
+        os._exit(0)
+    threading.Thread(target=watch, name="latent-lab-client-watch", daemon=True).start()
+
+
+def _serve(connection, sandbox: str, box_pool: str, levels: tuple, client: int) -> None:
     """A local worker: proves it computes the reference answers alike and says "ready" (or ("problem", why) and
     ends), then (task, submission) in, ("graded", Graded) or ("raised", exception) out, until its input closes."""
     from autograder.reference_answers import get_reference
 
     configure_logging(levels[0])
     logging.getLogger("traitlets").setLevel(levels[1])
-    # the fork server ends with its client: a client killed with SIGKILL (a crashed service) takes its workers
-    # along instead of leaving them to grade for nobody; what they leave is swept at the next start
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    if os.getppid() == 1:
-        return
+    exit_with(client)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the client's to handle: it stops the workers
     exit_on_sigterm()  # stopped by the client or an admin: its scratch gradebook and boxes go with it
     try:

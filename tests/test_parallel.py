@@ -262,3 +262,30 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_a_worker_ends_the_moment_its_client_is_killed():
+    """A service killed with SIGKILL leaves no worker grading for nobody (nor saying so in the log)."""
+    client = subprocess.Popen([sys.executable, "-c", (
+        "import time\nfrom autograder import parallel\nfrom tests.test_parallel import answers_with_its_name\n"
+        "parallel.grade_on_worker = answers_with_its_name\nlocal = parallel.LocalWorkers(1, 'none')\n"
+        "worker = local.idle[0].process.pid\nlocal.send(parallel.Submission('slow', 'a.ipynb', unread='60'))\n"
+        "print(worker, flush=True)\ntime.sleep(120)\n")], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        worker = int(client.stdout.readline())
+        os.kill(worker, 0)  # it is there
+        client.send_signal(signal.SIGKILL)
+        client.wait(30)
+        for _ in range(100):  # bounded: it ends within moments
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"worker {worker} outlived its client")
+    finally:
+        client.kill()
+        client.wait()
+    assert "Traceback" not in client.stderr.read()
