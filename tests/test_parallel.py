@@ -104,6 +104,17 @@ def test_a_worker_found_dead_between_submissions_is_replaced_and_charges_nobody(
     assert not idle.process.is_alive()
 
 
+def ended(pid: int, seconds: float) -> bool:
+    """Whether the process is gone within `seconds` (bounded polling)."""
+    for _ in range(int(seconds * 10)):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_the_fork_server_dying_costs_no_submission(monkeypatch):
     """The workers' fork server ending closes the pipes multiprocessing watches; the workers themselves go on."""
     from multiprocessing import forkserver
@@ -118,14 +129,7 @@ def test_the_fork_server_dying_costs_no_submission(monkeypatch):
         pid = local.idle[0].process.pid
     finally:
         local.close()
-    for _ in range(50):  # bounded: ended by close(), reaped by init now that its parent is gone
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    else:
-        raise AssertionError(f"worker {pid} outlived close()")
+    assert ended(pid, 5), f"worker {pid} outlived close()"  # reaped by init now that its parent is gone
 
 
 def test_submissions_are_read_only_a_few_ahead_of_the_workers():
@@ -277,14 +281,7 @@ def test_a_worker_ends_the_moment_its_client_is_killed():
         os.kill(worker, 0)  # it is there
         client.send_signal(signal.SIGKILL)
         client.wait(30)
-        for _ in range(100):  # bounded: it ends within moments
-            try:
-                os.kill(worker, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"worker {worker} outlived its client")
+        assert ended(worker, 10), f"worker {worker} outlived its client"
     finally:
         client.kill()
         client.wait()
